@@ -1,0 +1,139 @@
+# gau - a plain Makefile.
+#
+#   make            build every binary and library
+#   make run        build, start the local stack and the whole system
+#   make test       unit + integration tests (sanitizer build, own stack)
+#   make check      style checker, then the test suite
+#   make clean      remove build/
+#
+# Knobs: V=1 shows commands; SANITIZE=address,undefined builds with
+# sanitizers (into build/san unless BUILD is given).
+
+PYTHON ?= /usr/bin/python3
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD ?= build/release
+else
+BUILD ?= build/san
+endif
+
+PKGS := librabbitmq libpq hiredis libmicrohttpd msgpack jansson libjwt \
+	libcurl openssl libargon2
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wno-unused-parameter -MMD -MP -I. -I$(BUILD)/gen $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lpthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+GEN := $(BUILD)/gen
+SCHEMAS := $(sort $(wildcard schemas/*.json))
+GEN_SRC := $(GEN)/gau_schema.c
+GEN_HDR := $(GEN)/gau_schema.h
+GEN_DOC := $(BUILD)/doc/messages.md
+
+LIB_SRC := $(sort $(wildcard core/*.c bus/*.c actors/runtime/*.c))
+EDGE_SRC := $(filter-out http-edge/main.c,$(sort $(wildcard http-edge/*.c)))
+SVC_SRC := $(sort $(wildcard actors/account/*.c actors/authorization/*.c))
+CTL_SRC := $(filter-out tools/gauctl/main.c,$(sort $(wildcard tools/gauctl/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(BUILD)/obj/gen/gau_schema.o
+EDGE_OBJ := $(call obj,$(EDGE_SRC))
+SVC_OBJ := $(call obj,$(SVC_SRC))
+CTL_OBJ := $(call obj,$(CTL_SRC))
+
+LIBGAU := $(BUILD)/lib/libgau.a
+LIBEDGE := $(BUILD)/lib/libgauedge.a
+LIBSVC := $(BUILD)/lib/libgausvc.a
+LIBCTL := $(BUILD)/lib/libgauctl.a
+BINS := $(BUILD)/bin/gau-edge $(BUILD)/bin/gau-worker $(BUILD)/bin/gauctl
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+all: $(BINS) $(GEN_DOC)
+
+.PHONY: all run test unit integration check style clean docs stack-up \
+	stack-down bench reliability fuzz
+
+$(GEN_SRC) $(GEN_HDR) $(GEN_DOC): tools/schemagen/schemagen.py $(SCHEMAS)
+	@mkdir -p $(GEN) $(BUILD)/doc
+	@echo "  GEN     schemas"
+	$(Q)$(PYTHON) tools/schemagen/schemagen.py --out-c $(GEN_SRC) \
+		--out-h $(GEN_HDR) --out-md $(GEN_DOC) $(SCHEMAS)
+
+# Every object may include the generated header.
+$(BUILD)/obj/%.o: %.c $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/gen/gau_schema.o: $(GEN_SRC) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBGAU): $(LIB_OBJ)
+$(LIBEDGE): $(EDGE_OBJ)
+$(LIBSVC): $(SVC_OBJ)
+$(LIBCTL): $(CTL_OBJ)
+
+$(BUILD)/bin/gau-edge: $(call obj,http-edge/main.c) $(LIBEDGE) $(LIBGAU)
+$(BUILD)/bin/gau-worker: $(call obj,actors/main.c) $(LIBSVC) $(LIBGAU)
+$(BUILD)/bin/gauctl: $(call obj,tools/gauctl/main.c) $(LIBCTL) $(LIBSVC) \
+	$(LIBGAU)
+
+$(BINS):
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBEDGE) $(LIBSVC) \
+	$(LIBCTL) $(LIBGAU)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+docs: $(GEN_DOC)
+
+run: all
+	$(Q)BUILD=$(BUILD) tools/stack/run.sh
+
+# The test suite always runs the sanitizer build, so every run of it
+# doubles as a leak and undefined-behaviour check.
+test:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined \
+		BUILD=build/san all unit-bins
+	$(Q)BUILD=build/san tools/test.sh
+
+unit-bins: $(UNIT_BINS)
+
+unit: unit-bins
+	$(Q)BUILD=$(BUILD) tools/test.sh unit
+
+style:
+	$(Q)tools/check-style.sh
+
+check: style test
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
