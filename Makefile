@@ -105,8 +105,13 @@ $(BINS):
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBEDGE) $(LIBSVC) \
-	$(LIBCTL) $(LIBGAU)
+# A unit test links with libgau, and with the edge or service library when
+# its name says it tests them (test_edge_*, test_svc_*).
+test_libs = $(if $(filter test_edge_%,$(1)),$(LIBEDGE)) \
+	$(if $(filter test_svc_%,$(1)),$(LIBSVC)) $(LIBGAU)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call test_libs,%)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
