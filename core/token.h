@@ -28,4 +28,22 @@ void gau_seal(const unsigned char key[GAU_SEAL_KEY_LEN], const void *data,
 int gau_unseal(const unsigned char key[GAU_SEAL_KEY_LEN], const void *sealed,
                size_t len, unsigned char **out, size_t *out_len);
 
+/*
+ * base64url without padding (RFC 4648 section 5). gau_b64url_encode writes
+ * the text of n bytes and a NUL into out, which holds
+ * GAU_B64URL_LEN(n) + 1 bytes, and returns its length.
+ */
+#define GAU_B64URL_LEN(n) (((n) / 3) * 4 + ((n) % 3 ? (n) % 3 + 1 : 0))
+size_t gau_b64url_encode(const void *data, size_t n, char *out);
+
+/*
+ * Decodes len characters of base64url without padding into out, which
+ * holds max bytes, and sets *out_len. Only the canonical text of some bytes
+ * is accepted: no padding, no whitespace, no other alphabet, no stray bits
+ * in the last character. Returns 0, GAU_EPROTO for text that is not that,
+ * or GAU_ETOOBIG when the bytes would not fit in max.
+ */
+int gau_b64url_decode(const char *s, size_t len, unsigned char *out,
+                      size_t max, size_t *out_len);
+
 #endif
