@@ -25,13 +25,20 @@ struct gau_kdf_params {
  */
 int gau_kdf_params_from_env(struct gau_kdf_params *p);
 
-/* Hashes password with a fresh 16-byte salt. 0, GAU_EINVAL, GAU_EINTERNAL. */
+/*
+ * Hashes password (1..GAU_PASSWORD_MAX bytes) with a fresh 16-byte salt.
+ * Returns 0, GAU_EINVAL (password length or parameters out of range),
+ * GAU_EINTERNAL.
+ */
 int gau_password_hash(const char *password, const struct gau_kdf_params *p,
                       char out[GAU_PHC_MAX]);
 
 /*
  * Checks password against a PHC string. Returns 0 on a match, GAU_EUNAUTH
- * on a mismatch, GAU_EINVAL when phc is not an argon2id PHC string.
+ * on a mismatch (also for a password of no allowed length), GAU_EINVAL when
+ * phc is not an argon2id PHC string or its parameters are outside the
+ * bounds of gau_kdf_params_from_env, GAU_EINTERNAL when argon2 cannot get
+ * its memory.
  */
 int gau_password_verify(const char *phc, const char *password);
 
