@@ -73,6 +73,9 @@ struct bus_delivery {
     /* The body was over the consumer's limit and was skipped unread. */
     bool too_big;
     uint64_t declared_len;
+    /* GAU_HDR_REASON and GAU_HDR_ORIGIN of dead or retried messages. */
+    char reason[256];
+    char origin[256];
 };
 
 /*
@@ -108,7 +111,8 @@ void bus_conn_free(struct bus_conn *c);
 /*
  * Declares the three exchanges, idempotently. With service != NULL also
  * that service's command, projector, dead and retry queues and bindings.
- * Returns 0, GAU_EUNAVAIL, or GAU_EFORBIDDEN (logged with the object).
+ * Returns 0, GAU_EUNAVAIL, GAU_EFORBIDDEN (logged with the object), or
+ * GAU_ECONFLICT (an object exists with other arguments; logged).
  */
 int bus_declare_topology(struct bus_conn *c, const char *service);
 
