@@ -1,0 +1,451 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <poll.h>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <msgpack.h>
+
+#include "actors/runtime/actor.h"
+#include "actors/runtime/pgx.h"
+#include "actors/runtime/projection.h"
+#include "actors/runtime/svc.h"
+#include "actors/runtime/tx.h"
+#include "bus/bus.h"
+#include "bus/envelope.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "gau_schema.h"
+
+struct actor {
+    const struct svc_def *def;
+    void *ctx;
+    char name[48];
+    struct bus_conn *bus;
+    PGconn *pg;
+    char pg_url[512];
+    redisContext *rd;
+    int64_t rd_retry_ms;
+    const char *trusted;
+    long prefetch;
+    volatile int *stop;
+};
+
+/* One delivery being handled. */
+struct actor_msg {
+    struct bus_delivery *d;
+    struct gau_envelope env;
+    bool decoded;
+    const struct gau_msg_info *info;
+    const struct svc_handler *h;
+    void *payload;
+    bool trusted;
+};
+
+int actor_retry_queue(const char *svc, int attempt, char *buf, size_t size)
+{
+    if (attempt < 0)
+        attempt = 0;
+    if (attempt >= GAU_BUS_RETRY_LEVELS)
+        return GAU_ENOTFOUND;
+    snprintf(buf, size, "%s.retry.%d", svc, attempt + 1);
+    return 0;
+}
+
+void actor_reason_invalid(const struct gau_field_errors *fe, char *buf,
+                          size_t size)
+{
+    size_t n;
+    int i;
+
+    n = (size_t)snprintf(buf, size, "invalid:");
+    for (i = 0; i < fe->count && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s %s: %s",
+                              i ? ";" : "", fe->e[i].field, fe->e[i].reason);
+    if (fe->count == 0 && n < size)
+        snprintf(buf + n, size - n, " payload rejected");
+}
+
+int actor_user_in(const char *list, const char *user)
+{
+    size_t ulen = strlen(user);
+    const char *p = list, *end;
+
+    if (!ulen)
+        return 0;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        end = p;
+        while (*end && *end != ',' && *end != ' ')
+            end++;
+        if ((size_t)(end - p) == ulen && strncmp(p, user, ulen) == 0)
+            return 1;
+        p = end;
+    }
+    return 0;
+}
+
+static void actor_props(const struct bus_delivery *d, struct bus_props *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->message_id = d->message_id[0] ? d->message_id : NULL;
+    p->correlation_id = d->correlation_id[0] ? d->correlation_id : NULL;
+    p->reply_to = d->reply_to[0] ? d->reply_to : NULL;
+    p->type = d->type[0] ? d->type : NULL;
+}
+
+/* Sends body to the reply queue of d, when it has one. */
+static void actor_reply(struct actor *a, const struct bus_delivery *d,
+                        const void *body, size_t len, const char *type)
+{
+    struct bus_props p;
+    int rc;
+
+    if (!d->reply_to[0])
+        return;
+    memset(&p, 0, sizeof(p));
+    p.correlation_id = d->correlation_id[0] ? d->correlation_id : NULL;
+    p.type = type;
+    p.transient = true;
+    rc = bus_publish(a->bus, "", d->reply_to, &p, body, len);
+    if (rc < 0)
+        log_warn("cannot send reply to '%s': %s", d->reply_to,
+                 gau_strerror(rc));
+}
+
+static void actor_reply_error(struct actor *a, struct actor_msg *m, int code,
+                              const char *message,
+                              const struct gau_field_errors *fe)
+{
+    struct gau_env_hdr hdr;
+    msgpack_sbuffer sb;
+
+    if (!m->d->reply_to[0])
+        return;
+    gau_env_hdr_init(&hdr, "error", 1, m->decoded ? m->env.hdr.corr : NULL,
+                     m->decoded ? m->env.hdr.id : NULL);
+    msgpack_sbuffer_init(&sb);
+    gau_envelope_pack_error(&sb, &hdr, code, message,
+                            fe && fe->count ? fe : NULL);
+    actor_reply(a, m->d, sb.data, sb.size, "error");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * Moves the delivery to the dead queue with reason, then acks it. Returns
+ * 0 or GAU_EUNAVAIL (not acked: the broker will deliver it again).
+ */
+static int actor_dead(struct actor *a, struct actor_msg *m, int code,
+                      const char *reason,
+                      const struct gau_field_errors *fe)
+{
+    struct bus_delivery *d = m->d;
+    struct bus_props p;
+    int rc;
+
+    log_warn("message dead-lettered: %s routing_key=%s message_id=%s",
+             reason, d->routing_key, d->message_id);
+    actor_props(d, &p);
+    p.reason = reason;
+    p.origin = d->routing_key;
+    p.attempt = d->attempt;
+    rc = bus_publish(a->bus, GAU_EXCHANGE_DEAD, a->def->name, &p,
+                     d->body ? d->body : "", d->body ? d->len : 0);
+    if (rc == GAU_EUNAVAIL)
+        return rc;
+    if (rc < 0)
+        log_error("cannot dead-letter message: %s", gau_strerror(rc));
+    rc = bus_ack(a->bus, d->tag);
+    actor_reply_error(a, m, code, reason, fe);
+    return rc;
+}
+
+/*
+ * Republishes the command to the next retry queue, with the principal only
+ * when it was trusted: the retried message comes back from this service's
+ * own user, which is trusted.
+ */
+static int actor_retry(struct actor *a, struct actor_msg *m, const char *why)
+{
+    struct bus_delivery *d = m->d;
+    struct gau_env_hdr hdr = m->env.hdr;
+    char queue[96], reason[200];
+    struct bus_props p;
+    msgpack_sbuffer sb;
+    int rc;
+
+    if (actor_retry_queue(a->def->name, d->attempt, queue, sizeof(queue))) {
+        snprintf(reason, sizeof(reason), "retries exhausted: %s", why);
+        return actor_dead(a, m, GAU_EUNAVAIL, reason, NULL);
+    }
+    if (!m->trusted)
+        hdr.has_principal = false;
+    msgpack_sbuffer_init(&sb);
+    gau_envelope_pack(&sb, &hdr, m->info, m->payload);
+    actor_props(d, &p);
+    p.attempt = d->attempt + 1;
+    p.user_id = bus_conn_user(a->bus);
+    rc = bus_publish(a->bus, "", queue, &p, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == GAU_EUNAVAIL)
+        return rc;
+    if (rc < 0) {
+        log_error("cannot republish to '%s': %s", queue, gau_strerror(rc));
+        snprintf(reason, sizeof(reason), "cannot retry: %s", why);
+        return actor_dead(a, m, GAU_EUNAVAIL, reason, NULL);
+    }
+    log_warn("command will be retried: %s queue=%s", why, queue);
+    return bus_ack(a->bus, d->tag);
+}
+
+/* Projects the committed events; Redis trouble is only logged. */
+static void actor_project(struct actor *a, const struct tx *tx)
+{
+    int i, rc;
+
+    if (!a->rd && gau_mono_ms() >= a->rd_retry_ms) {
+        if (projection_connect(projection_url(a->def->name), &a->rd) < 0)
+            a->rd_retry_ms = gau_mono_ms() + 1000;
+    }
+    for (i = 0; a->rd && i < tx->nevents; i++) {
+        rc = projection_apply(a->rd, a->def, tx->events[i].info,
+                              tx->events[i].event);
+        if (rc < 0) {
+            log_warn("cannot project %s inline; the projector will",
+                     tx->events[i].info->name);
+            redisFree(a->rd);
+            a->rd = NULL;
+            a->rd_retry_ms = gau_mono_ms() + 1000;
+        }
+    }
+}
+
+/* Decodes and checks; 1 when the command is to run, 0 handled, <0 bus. */
+static int actor_check(struct actor *a, struct actor_msg *m)
+{
+    struct gau_field_errors fe = GAU_FIELD_ERRORS_INIT;
+    struct bus_delivery *d = m->d;
+    char why[200], reason[320];
+    size_t plen = strlen(a->def->name);
+
+    if (d->too_big) {
+        snprintf(reason, sizeof(reason),
+                 "too big: body of %llu bytes, the limit is %d",
+                 (unsigned long long)d->declared_len, GAU_ENV_BODY_MAX);
+        return actor_dead(a, m, GAU_ETOOBIG, reason, NULL);
+    }
+    if (gau_envelope_decode(&m->env, d->body, d->len, GAU_ENV_BODY_MAX, why,
+                            sizeof(why)) < 0) {
+        snprintf(reason, sizeof(reason), "malformed: %s", why);
+        return actor_dead(a, m, GAU_EPROTO, reason, NULL);
+    }
+    m->decoded = true;
+    gau_log_set_corr(m->env.hdr.corr);
+    m->info = gau_msg_find(m->env.hdr.type);
+    if (m->info && m->info->kind == GAU_MSG_COMMAND &&
+        strncmp(m->info->name, a->def->name, plen) == 0 &&
+        m->info->name[plen] == '.')
+        m->h = svc_find_handler(a->def, m->info->name);
+    if (!m->h) {
+        snprintf(reason, sizeof(reason), "unknown type: %s",
+                 m->env.hdr.type);
+        return actor_dead(a, m, GAU_EPROTO, reason, NULL);
+    }
+    if (m->env.hdr.version != m->info->version) {
+        snprintf(reason, sizeof(reason),
+                 "unsupported version %d of %s (want %d)",
+                 m->env.hdr.version, m->info->name, m->info->version);
+        return actor_dead(a, m, GAU_EPROTO, reason, NULL);
+    }
+    m->payload = xcalloc(1, m->info->size);
+    if (m->info->decode(m->env.payload, m->payload, &fe) < 0) {
+        actor_reason_invalid(&fe, reason, sizeof(reason));
+        return actor_dead(a, m, GAU_EINVAL, reason, &fe);
+    }
+    return 1;
+}
+
+/* Principal and deadline; 1 to run, else handled (acked). */
+static int actor_admit(struct actor *a, struct actor_msg *m)
+{
+    const struct gau_msg_info *info = m->info;
+    int code = 0;
+    const char *msg = NULL;
+
+    m->trusted = actor_user_in(a->trusted, m->d->user_id) ||
+                 strcmp(m->d->user_id, bus_conn_user(a->bus)) == 0;
+    if (info->trusted_only && !m->trusted) {
+        code = GAU_EFORBIDDEN;
+        msg = "only a trusted publisher may send this command";
+    } else if (info->principal_required &&
+               !(m->trusted && m->env.hdr.has_principal)) {
+        code = GAU_EUNAUTH;
+        msg = "authentication required";
+    }
+    if (code) {
+        log_info("command refused: %s type=%s user=%s", msg, info->name,
+                 m->d->user_id);
+        actor_reply_error(a, m, code, msg, NULL);
+        return bus_ack(a->bus, m->d->tag) < 0 ? GAU_EUNAVAIL : 0;
+    }
+    if (m->env.hdr.deadline_ms && m->env.hdr.deadline_ms < gau_now_ms()) {
+        log_info("command dropped: deadline passed type=%s", info->name);
+        return bus_ack(a->bus, m->d->tag) < 0 ? GAU_EUNAVAIL : 0;
+    }
+    return 1;
+}
+
+/* Runs the command, with one immediate retry after a reconnect. */
+static int actor_execute(struct actor *a, struct actor_msg *m)
+{
+    struct cmd cmd = { 0 };
+    struct tx tx;
+    msgpack_sbuffer reply;
+    int rc = GAU_EUNAVAIL, tries;
+
+    cmd.hdr = &m->env.hdr;
+    cmd.info = m->info;
+    cmd.payload = m->payload;
+    cmd.trusted = m->trusted;
+    cmd.principal = m->trusted && m->env.hdr.has_principal
+                        ? &m->env.hdr.principal : NULL;
+    cmd.now_ms = gau_now_ms();
+    msgpack_sbuffer_init(&reply);
+    for (tries = 0; tries < 2 && rc == GAU_EUNAVAIL; tries++) {
+        msgpack_sbuffer_clear(&reply);
+        if (pgx_ensure(&a->pg, a->pg_url) < 0)
+            break;
+        rc = tx_command(a->pg, a->def, a->ctx, m->h, &cmd, &tx, &reply);
+        if (rc == GAU_EUNAVAIL && PQstatus(a->pg) == CONNECTION_OK)
+            break; /* a serialization failure: give it time */
+    }
+    if (rc == GAU_EUNAVAIL) {
+        rc = actor_retry(a, m, "postgresql unavailable");
+        goto out;
+    }
+    actor_project(a, &tx);
+    tx_release(&tx);
+    rc = bus_ack(a->bus, m->d->tag);
+    if (rc == 0)
+        actor_reply(a, m->d, reply.data, reply.size, NULL);
+    log_info("command handled type=%s", m->info->name);
+out:
+    msgpack_sbuffer_destroy(&reply);
+    return rc;
+}
+
+static int actor_handle(struct actor *a, struct bus_delivery *d)
+{
+    struct actor_msg m;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    m.d = d;
+    rc = actor_check(a, &m);
+    if (rc == 1)
+        rc = actor_admit(a, &m);
+    if (rc == 1)
+        rc = actor_execute(a, &m);
+    if (m.payload) {
+        /* Payloads may hold passwords and tokens. */
+        memset(m.payload, 0, m.info->size);
+        free(m.payload);
+    }
+    gau_envelope_release(&m.env);
+    gau_log_set_corr(NULL);
+    return rc;
+}
+
+static int actor_connect(struct actor *a)
+{
+    char queue[96];
+    int rc;
+
+    rc = bus_conn_open_retry(a->bus, a->stop, 0);
+    if (rc < 0)
+        return rc;
+    rc = bus_declare_topology(a->bus, a->def->name);
+    snprintf(queue, sizeof(queue), "%s.commands", a->def->name);
+    if (rc == 0)
+        rc = bus_consume(a->bus, queue, (int)a->prefetch, GAU_ENV_BODY_MAX);
+    if (rc < 0) {
+        log_error("cannot consume '%s': %s", queue, gau_strerror(rc));
+        bus_conn_close(a->bus);
+    } else {
+        log_info("consuming '%s' prefetch=%ld", queue, a->prefetch);
+    }
+    return rc;
+}
+
+static int actor_setup(struct actor *a, const struct svc_def *def, int index,
+                       volatile int *stop)
+{
+    const char *url;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    a->def = def;
+    a->stop = stop;
+    snprintf(a->name, sizeof(a->name), "%s.actor.%d", def->name, index);
+    rc = gau_env_long("GAU_PREFETCH", ACTOR_PREFETCH_DEFAULT, 1, 1000,
+                      &a->prefetch);
+    if (rc == 0 && def->init)
+        rc = def->init(&a->ctx);
+    if (rc < 0)
+        return rc;
+    a->trusted = gau_env("GAU_TRUSTED_PUBLISHERS", "gau-edge");
+    pgx_url(def->name, a->pg_url, sizeof(a->pg_url));
+    url = gau_env_svc("GAU_AMQP_URL", def->name,
+                      "amqp://guest:guest@127.0.0.1:5672/");
+    a->bus = bus_conn_new(url, a->name);
+    if (pgx_connect(a->pg_url, &a->pg) < 0)
+        log_warn("starting without postgresql; will reconnect per command");
+    return 0;
+}
+
+int actor_run(const struct svc_def *def, int index, volatile int *stop)
+{
+    struct actor a;
+    struct bus_delivery d;
+    int rc;
+
+    rc = actor_setup(&a, def, index, stop);
+    if (rc < 0)
+        goto out;
+    while (!*stop) {
+        if (!bus_conn_is_open(a.bus) && actor_connect(&a) < 0) {
+            if (!*stop)
+                poll(NULL, 0, 1000);
+            continue;
+        }
+        rc = bus_next(a.bus, &d, 500);
+        if (rc == GAU_ETIMEOUT)
+            continue;
+        if (rc < 0) {
+            log_warn("lost the broker connection; reconnecting");
+            bus_conn_close(a.bus);
+            continue;
+        }
+        if (actor_handle(&a, &d) == GAU_EUNAVAIL) {
+            log_warn("lost the broker connection; reconnecting");
+            bus_conn_close(a.bus);
+        }
+        bus_delivery_release(&d);
+    }
+    if (bus_conn_is_open(a.bus))
+        bus_cancel(a.bus);
+    rc = 0;
+out:
+    bus_conn_free(a.bus);
+    PQfinish(a.pg);
+    redisFree(a.rd);
+    if (def->fini)
+        def->fini(a.ctx);
+    return rc;
+}
