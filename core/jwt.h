@@ -44,8 +44,9 @@ void gau_keyset_free(struct gau_keyset *ks);
 /*
  * Adds the key in a PEM file: a public key, or a private key whose public
  * half is added (and which becomes the signing key when sign is non-zero).
- * Returns 0, GAU_EIO (unreadable), GAU_EINVAL (not an EC P-256 key),
- * GAU_ECONFLICT (already in the set).
+ * Returns 0, GAU_EIO (unreadable), GAU_EINVAL (not an EC P-256 key, or a
+ * public key with sign set), GAU_ECONFLICT (already in the set, or sign
+ * set when the set already has a signing key).
  */
 int gau_keyset_add_pem_file(struct gau_keyset *ks, const char *path,
                             int sign);
@@ -65,7 +66,8 @@ char *gau_keyset_jwks(const struct gau_keyset *ks);
 /*
  * Signs an access token for user sub in session sid, valid from now_s for
  * cfg->ttl_s seconds, with a fresh jti. *out is a string the caller frees.
- * Returns 0, or GAU_EINVAL when the set has no signing key.
+ * Returns 0, GAU_EINVAL when the set has no signing key (or sub or sid is
+ * not a UUID, or ttl_s is not positive), GAU_EINTERNAL when libjwt fails.
  */
 int gau_jwt_sign(const struct gau_keyset *ks,
                  const struct gau_jwt_config *cfg, const char *sub,

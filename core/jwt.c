@@ -1,0 +1,619 @@
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/jwt.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/token.h"
+#include "core/util.h"
+
+#define KID_MAX 64
+#define COORD_LEN 32                       /* P-256 coordinate, bytes */
+#define COORD_B64 GAU_B64URL_LEN(COORD_LEN) /* 43 characters */
+#define SIG_LEN (2 * COORD_LEN)            /* ES256: r || s */
+#define PEM_FILE_MAX 65536
+
+struct jwt_key {
+    char kid[KID_MAX + 1];
+    char x[COORD_B64 + 1];
+    char y[COORD_B64 + 1];
+    char *pem; /* the public key, SubjectPublicKeyInfo PEM */
+    size_t pem_len;
+};
+
+struct gau_keyset {
+    struct jwt_key *keys;
+    int count;
+    int sign_index; /* into keys, or -1 */
+    char *sign_pem; /* the signing key, PKCS#8 PEM, or NULL */
+    size_t sign_len;
+};
+
+/* The parts of a token, pointing into it. */
+struct jwt_parts {
+    const char *head, *body, *sig;
+    size_t head_len, body_len, sig_len;
+};
+
+struct gau_keyset *gau_keyset_new(void)
+{
+    struct gau_keyset *ks = xcalloc(1, sizeof(*ks));
+
+    ks->sign_index = -1;
+    return ks;
+}
+
+void gau_keyset_free(struct gau_keyset *ks)
+{
+    int i;
+
+    if (!ks)
+        return;
+    for (i = 0; i < ks->count; i++)
+        free(ks->keys[i].pem);
+    free(ks->keys);
+    if (ks->sign_pem) {
+        OPENSSL_cleanse(ks->sign_pem, ks->sign_len);
+        free(ks->sign_pem);
+    }
+    free(ks);
+}
+
+/*
+ * An encrypted private key cannot be used unattended; refusing the
+ * passphrase here keeps OpenSSL from prompting on the terminal.
+ */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    return -1;
+}
+
+/* Parses a private key, else a public key, from PEM text. */
+static EVP_PKEY *pem_load(const char *pem, size_t len, int *is_private)
+{
+    EVP_PKEY *pkey = NULL;
+    BIO *bio;
+
+    bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio)
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    *is_private = pkey != NULL;
+    if (!pkey) {
+        bio = BIO_new_mem_buf(pem, (int)len);
+        if (bio)
+            pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+        BIO_free(bio);
+    }
+    ERR_clear_error();
+    return pkey;
+}
+
+static int is_p256(EVP_PKEY *pkey)
+{
+    char group[64];
+    size_t n = 0;
+
+    if (!EVP_PKEY_is_a(pkey, "EC"))
+        return 0;
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                       group, sizeof(group), &n) != 1)
+        return 0;
+    return strcmp(group, "prime256v1") == 0;
+}
+
+static int coord_b64(EVP_PKEY *pkey, const char *name, char *out)
+{
+    unsigned char raw[COORD_LEN];
+    BIGNUM *bn = NULL;
+    int rc = 0;
+
+    if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1 ||
+        BN_bn2binpad(bn, raw, sizeof(raw)) != COORD_LEN)
+        rc = GAU_EINVAL;
+    else
+        gau_b64url_encode(raw, sizeof(raw), out);
+    BN_free(bn);
+    return rc;
+}
+
+/*
+ * RFC 7638: the SHA-256 of the required members in lexicographic order,
+ * without whitespace, base64url-encoded.
+ */
+static void thumbprint(const char *x, const char *y, char kid[KID_MAX + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char json[160];
+    int n;
+
+    n = snprintf(json, sizeof(json),
+                 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+                 x, y);
+    SHA256((const unsigned char *)json, (size_t)n, md);
+    gau_b64url_encode(md, sizeof(md), kid);
+}
+
+/* The text a memory BIO holds, as a fresh string. */
+static char *bio_text(BIO *bio, size_t *len)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+
+    if (n <= 0)
+        return NULL;
+    *len = (size_t)n;
+    return xstrndup(data, (size_t)n);
+}
+
+static int key_init(struct jwt_key *key, EVP_PKEY *pkey)
+{
+    BIO *bio = NULL;
+    int rc = 0;
+
+    memset(key, 0, sizeof(*key));
+    if (coord_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_X, key->x) < 0 ||
+        coord_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, key->y) < 0)
+        return GAU_EINVAL;
+    thumbprint(key->x, key->y, key->kid);
+
+    bio = BIO_new(BIO_s_mem());
+    if (!bio || PEM_write_bio_PUBKEY(bio, pkey) != 1 ||
+        !(key->pem = bio_text(bio, &key->pem_len))) {
+        log_error("cannot write public key %s as PEM", key->kid);
+        rc = GAU_EINTERNAL;
+    }
+    BIO_free(bio);
+    return rc;
+}
+
+/* The private key as PKCS#8 PEM, in memory OpenSSL wipes when freed. */
+static char *private_pem(EVP_PKEY *pkey, size_t *len)
+{
+    BIO *bio = BIO_new(BIO_s_secmem());
+    char *pem = NULL;
+
+    if (bio && PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL,
+                                        NULL) == 1)
+        pem = bio_text(bio, len);
+    BIO_free(bio);
+    return pem;
+}
+
+static const struct jwt_key *keyset_find(const struct gau_keyset *ks,
+                                         const char *kid)
+{
+    int i;
+
+    for (i = 0; i < ks->count; i++) {
+        if (strcmp(ks->keys[i].kid, kid) == 0)
+            return &ks->keys[i];
+    }
+    return NULL;
+}
+
+int gau_keyset_add_pem(struct gau_keyset *ks, const char *pem, size_t len,
+                       int sign)
+{
+    struct jwt_key key = { .pem = NULL };
+    EVP_PKEY *pkey = NULL;
+    int is_private = 0, rc = 0;
+
+    if (len == 0 || len > INT_MAX)
+        return GAU_EINVAL;
+    pkey = pem_load(pem, len, &is_private);
+    if (!pkey || !is_p256(pkey) || (sign && !is_private)) {
+        rc = GAU_EINVAL;
+        goto out;
+    }
+    rc = key_init(&key, pkey);
+    if (rc < 0)
+        goto out;
+
+    /* One signing key per set: a second one is as much a clash as a
+     * repeated kid. */
+    if (keyset_find(ks, key.kid) || (sign && ks->sign_index >= 0)) {
+        rc = GAU_ECONFLICT;
+        goto out;
+    }
+    if (sign) {
+        ks->sign_pem = private_pem(pkey, &ks->sign_len);
+        if (!ks->sign_pem) {
+            log_error("cannot write signing key %s as PEM", key.kid);
+            rc = GAU_EINTERNAL;
+            goto out;
+        }
+        ks->sign_index = ks->count;
+    }
+
+    ks->keys = xrealloc(ks->keys, (size_t)(ks->count + 1) * sizeof(key));
+    ks->keys[ks->count++] = key;
+    key.pem = NULL;
+
+out:
+    free(key.pem);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+int gau_keyset_add_pem_file(struct gau_keyset *ks, const char *path,
+                            int sign)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    int rc;
+
+    rc = gau_file_read(path, PEM_FILE_MAX, &pem, &len);
+    if (rc == GAU_EIO) {
+        log_error("cannot read key file '%s'", path);
+        goto out;
+    }
+    if (rc < 0) {
+        rc = GAU_EINVAL;
+        goto out;
+    }
+    rc = gau_keyset_add_pem(ks, pem, len, sign);
+    if (rc == GAU_EINVAL)
+        log_error("cannot use key file '%s': not an EC P-256 %s key", path,
+                  sign ? "private" : "public or private");
+
+out:
+    if (pem) {
+        OPENSSL_cleanse(pem, len);
+        free(pem);
+    }
+    return rc;
+}
+
+int gau_keyset_count(const struct gau_keyset *ks)
+{
+    return ks ? ks->count : 0;
+}
+
+const char *gau_keyset_signing_kid(const struct gau_keyset *ks)
+{
+    if (!ks || ks->sign_index < 0)
+        return NULL;
+    return ks->keys[ks->sign_index].kid;
+}
+
+char *gau_keyset_jwks(const struct gau_keyset *ks)
+{
+    json_t *doc = json_object(), *keys = json_array();
+    char *text, *out;
+    int i;
+
+    for (i = 0; ks && i < ks->count; i++) {
+        const struct jwt_key *k = &ks->keys[i];
+
+        json_array_append_new(keys,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                                        "kty", "EC", "crv", "P-256", "x",
+                                        k->x, "y", k->y, "kid", k->kid,
+                                        "use", "sig", "alg", "ES256"));
+    }
+    json_object_set_new(doc, "keys", keys);
+    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (!text) {
+        log_error("cannot write the JWKS document: out of memory");
+        abort();
+    }
+
+    /* Handed over as our own allocation, so the caller frees with free
+     * whatever allocator jansson was given. */
+    out = xstrdup(text);
+    free(text);
+    return out;
+}
+
+/* Adds the claims; libjwt returns an errno value on failure. */
+static int add_claims(jwt_t *jwt, const struct gau_jwt_config *cfg,
+                      const char *sub, const char *sid, int64_t now_s)
+{
+    char jti[GAU_UUID_LEN + 1];
+
+    gau_uuid_new(jti);
+    return jwt_add_grant(jwt, "iss", cfg->issuer) ||
+           jwt_add_grant(jwt, "aud", cfg->audience) ||
+           jwt_add_grant(jwt, "sub", sub) || jwt_add_grant(jwt, "sid", sid) ||
+           jwt_add_grant(jwt, "jti", jti) ||
+           jwt_add_grant_int(jwt, "iat", (long)now_s) ||
+           jwt_add_grant_int(jwt, "nbf", (long)now_s) ||
+           jwt_add_grant_int(jwt, "exp", (long)(now_s + cfg->ttl_s));
+}
+
+int gau_jwt_sign(const struct gau_keyset *ks,
+                 const struct gau_jwt_config *cfg, const char *sub,
+                 const char *sid, int64_t now_s, char **out)
+{
+    const char *kid = gau_keyset_signing_kid(ks);
+    jwt_t *jwt = NULL;
+    char *text = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if (!kid || !gau_uuid_valid(sub) || !gau_uuid_valid(sid) ||
+        cfg->ttl_s <= 0)
+        return GAU_EINVAL;
+    if (jwt_new(&jwt) != 0 ||
+        jwt_set_alg(jwt, JWT_ALG_ES256, (const unsigned char *)ks->sign_pem,
+                    (int)ks->sign_len) != 0 ||
+        jwt_add_header(jwt, "kid", kid) != 0 ||
+        add_claims(jwt, cfg, sub, sid, now_s) != 0) {
+        log_error("cannot build access token: libjwt refused a field");
+        rc = GAU_EINTERNAL;
+        goto out;
+    }
+    text = jwt_encode_str(jwt);
+    if (!text) {
+        log_error("cannot sign access token with key %s", kid);
+        rc = GAU_EINTERNAL;
+        goto out;
+    }
+    *out = xstrdup(text);
+
+out:
+    free(text);
+    jwt_free(jwt);
+    return rc;
+}
+
+/*
+ * Splits a token into its three parts: exactly two dots, only the
+ * base64url alphabet, a header and a payload. An empty signature passes
+ * here so that an unsigned ("none") token is refused for its algorithm,
+ * which is what the log should say.
+ */
+static int token_split(const char *token, size_t len, struct jwt_parts *p)
+{
+    const char *dot1, *dot2;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        char c = token[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return GAU_EPROTO;
+    }
+    dot1 = memchr(token, '.', len);
+    if (!dot1)
+        return GAU_EPROTO;
+    dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+    if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+        return GAU_EPROTO;
+
+    p->head = token;
+    p->head_len = (size_t)(dot1 - token);
+    p->body = dot1 + 1;
+    p->body_len = (size_t)(dot2 - p->body);
+    p->sig = dot2 + 1;
+    p->sig_len = len - (size_t)(p->sig - token);
+    if (!p->head_len || !p->body_len)
+        return GAU_EPROTO;
+    return 0;
+}
+
+/* Decodes a base64url part holding a JSON object. */
+static json_t *part_json(const char *s, size_t len)
+{
+    unsigned char *buf = xmalloc(len);
+    json_t *obj = NULL;
+    size_t n = 0;
+
+    if (gau_b64url_decode(s, len, buf, len, &n) == 0)
+        obj = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
+    free(buf);
+    if (obj && !json_is_object(obj)) {
+        json_decref(obj);
+        obj = NULL;
+    }
+    return obj;
+}
+
+static int kid_valid(const char *kid)
+{
+    size_t i, n = strlen(kid);
+
+    if (n == 0 || n > KID_MAX)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = kid[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The header decides nothing: the algorithm must be exactly ES256 and the
+ * key comes from our set by kid. Members that ask a verifier to fetch or
+ * trust a key named by the token, or to understand extensions, are
+ * refused outright.
+ */
+static const char *header_check(json_t *head, const char **kid)
+{
+    static const char *const banned[] = { "crit", "jku", "x5u", "jwk",
+                                          "x5c", "x5t", "x5t#S256" };
+    json_t *alg = json_object_get(head, "alg");
+    json_t *typ = json_object_get(head, "typ");
+    json_t *k = json_object_get(head, "kid");
+    size_t i;
+
+    if (!json_is_string(alg) || strcmp(json_string_value(alg), "ES256"))
+        return "alg not allowed";
+    if (typ && (!json_is_string(typ) || strcmp(json_string_value(typ), "JWT")))
+        return "wrong typ";
+    for (i = 0; i < sizeof(banned) / sizeof(banned[0]); i++) {
+        if (json_object_get(head, banned[i]))
+            return "header member not allowed";
+    }
+    if (!k)
+        return "missing kid";
+    if (!json_is_string(k) || !kid_valid(json_string_value(k)))
+        return "malformed kid";
+    *kid = json_string_value(k);
+    return NULL;
+}
+
+static int aud_matches(json_t *aud, const char *want)
+{
+    json_t *v;
+    size_t i;
+
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    if (!json_is_array(aud))
+        return 0;
+    json_array_foreach(aud, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Copies a string claim that must be a UUID. */
+static int uuid_claim(json_t *body, const char *name, char out[37])
+{
+    json_t *v = json_object_get(body, name);
+
+    if (!json_is_string(v) || !gau_uuid_valid(json_string_value(v)))
+        return 0;
+    memcpy(out, json_string_value(v), GAU_UUID_LEN + 1);
+    return 1;
+}
+
+static int int_claim(json_t *body, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(body, name);
+
+    if (!json_is_integer(v))
+        return 0;
+    *out = (int64_t)json_integer_value(v);
+    return 1;
+}
+
+static const char *claims_check(json_t *body,
+                                const struct gau_jwt_config *cfg,
+                                int64_t now_s, struct gau_jwt_claims *c)
+{
+    json_t *iss = json_object_get(body, "iss");
+    int64_t leeway = cfg->leeway_s > 0 ? cfg->leeway_s : 0;
+
+    if (!json_is_string(iss) || strcmp(json_string_value(iss), cfg->issuer))
+        return "wrong issuer";
+    if (!aud_matches(json_object_get(body, "aud"), cfg->audience))
+        return "wrong audience";
+    if (!uuid_claim(body, "sub", c->sub) ||
+        !uuid_claim(body, "sid", c->sid) ||
+        !uuid_claim(body, "jti", c->jti))
+        return "malformed claims";
+    if (!int_claim(body, "exp", &c->exp) ||
+        !int_claim(body, "nbf", &c->nbf) || !int_claim(body, "iat", &c->iat))
+        return "malformed claims";
+
+    if (c->exp <= now_s - leeway)
+        return "expired";
+    if (c->nbf > now_s + leeway)
+        return "not yet valid";
+    if (c->iat > now_s + leeway)
+        return "issued in the future";
+    return NULL;
+}
+
+/* Checks the signature with libjwt, the key chosen by us. */
+static const char *signature_check(const char *token,
+                                   const struct jwt_parts *p,
+                                   const struct jwt_key *key)
+{
+    unsigned char sig[SIG_LEN];
+    jwt_t *jwt = NULL;
+    const char *why = NULL;
+    size_t n = 0;
+
+    if (gau_b64url_decode(p->sig, p->sig_len, sig, sizeof(sig), &n) < 0 ||
+        n != SIG_LEN)
+        return "bad signature";
+    if (jwt_decode(&jwt, token, (const unsigned char *)key->pem,
+                   (int)key->pem_len) != 0)
+        why = "bad signature";
+    else if (jwt_get_alg(jwt) != JWT_ALG_ES256)
+        why = "alg not allowed";
+    jwt_free(jwt);
+    return why;
+}
+
+int gau_jwt_verify(const struct gau_keyset *ks,
+                   const struct gau_jwt_config *cfg, const char *token,
+                   int64_t now_s, struct gau_jwt_claims *claims,
+                   const char **why)
+{
+    json_t *head = NULL, *body = NULL;
+    const struct jwt_key *key;
+    const char *w = NULL, *kid = NULL;
+    struct jwt_parts p;
+    size_t len;
+
+    memset(claims, 0, sizeof(*claims));
+    len = token ? strnlen(token, GAU_JWT_MAX + 1) : 0;
+    if (len > GAU_JWT_MAX) {
+        w = "token too long";
+        goto out;
+    }
+    if (len == 0 || token_split(token, len, &p) < 0) {
+        w = "malformed token";
+        goto out;
+    }
+
+    head = part_json(p.head, p.head_len);
+    if (!head) {
+        w = "malformed header";
+        goto out;
+    }
+    w = header_check(head, &kid);
+    if (w)
+        goto out;
+    key = ks ? keyset_find(ks, kid) : NULL;
+    if (!key) {
+        w = "unknown kid";
+        goto out;
+    }
+
+    /* libjwt refuses a payload that is not a JSON object as it refuses a
+     * bad signature; parsing it first keeps the two apart in the logs. */
+    body = part_json(p.body, p.body_len);
+    if (!body) {
+        w = "malformed claims";
+        goto out;
+    }
+    w = signature_check(token, &p, key);
+    if (!w)
+        w = claims_check(body, cfg, now_s, claims);
+
+out:
+    json_decref(head);
+    json_decref(body);
+    if (w)
+        memset(claims, 0, sizeof(*claims));
+    if (why)
+        *why = w;
+    return w ? GAU_EUNAUTH : 0;
+}
