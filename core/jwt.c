@@ -374,6 +374,12 @@ out:
     return rc;
 }
 
+static int is_b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
 /*
  * Splits a token into its three parts: exactly two dots, only the
  * base64url alphabet, a header and a payload. An empty signature passes
@@ -386,10 +392,7 @@ static int token_split(const char *token, size_t len, struct jwt_parts *p)
     size_t i;
 
     for (i = 0; i < len; i++) {
-        char c = token[i];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        if (!is_b64url_char(token[i]) && token[i] != '.')
             return GAU_EPROTO;
     }
     dot1 = memchr(token, '.', len);
@@ -434,10 +437,7 @@ static int kid_valid(const char *kid)
     if (n == 0 || n > KID_MAX)
         return 0;
     for (i = 0; i < n; i++) {
-        char c = kid[i];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!is_b64url_char(kid[i]))
             return 0;
     }
     return 1;
