@@ -210,13 +210,16 @@ static enum MHD_Result respond_field(struct edge_req *req, const char *field,
     return respond_error(req, GAU_EINVAL, "invalid request", &fe);
 }
 
-static enum MHD_Result respond_unauth(struct edge_req *req, const char *msg)
+/* RFC 6750: a request without a token gets no error attribute. */
+static enum MHD_Result respond_unauth(struct edge_req *req, bool had_token,
+                                      const char *msg)
 {
-    static const struct hdr h[] = {
-        { "WWW-Authenticate", "Bearer realm=\"gau\", error=\"invalid_token\"" },
-    };
+    struct hdr h = { "WWW-Authenticate",
+                     had_token ? "Bearer realm=\"gau\", "
+                                 "error=\"invalid_token\""
+                               : "Bearer realm=\"gau\"" };
 
-    return respond_error_hdrs(req, GAU_EUNAUTH, msg, NULL, h, 1);
+    return respond_error_hdrs(req, GAU_EUNAUTH, msg, NULL, &h, 1);
 }
 
 /* Header checks made before any body is read. */
@@ -270,27 +273,37 @@ static int check_body_headers(struct edge_req *req)
     return -1;
 }
 
-/* The first call, with the headers: refuse what can be refused now. */
+static enum MHD_Result respond_unrouted(struct edge_req *req)
+{
+    struct hdr allow = { "Allow", req->match.allow };
+
+    if (req->match.status == 404)
+        return respond_error(req, GAU_ENOTFOUND, "no such route", NULL);
+    return respond(req, 405,
+                   edge_error_json_code("method_not_allowed",
+                                        "method not allowed here", NULL),
+                   JSON_TYPE, &allow, 1);
+}
+
+/*
+ * The first call, with the headers: refuse what can be refused now. An
+ * answer queued before the body is read makes MHD close the connection,
+ * so an unknown route without a body is answered at the end instead, and
+ * the connection can be kept.
+ */
 static enum MHD_Result req_begin(struct edge_req *req, const char *url,
                                  const char *method)
 {
-    struct hdr allow[1];
+    bool has_body;
     int ret;
 
     snprintf(req->method, sizeof(req->method), "%s", method);
     edge_route_match(method, url, &req->match);
-    if (req->match.status == 404)
-        return respond_error(req, GAU_ENOTFOUND, "no such route", NULL);
-    if (req->match.status == 405) {
-        allow[0].name = "Allow";
-        allow[0].value = req->match.allow;
-        req->status = 405;
-        return respond(req, 405,
-                       edge_error_json_code("method_not_allowed",
-                                            "method not allowed here",
-                                            NULL),
-                       JSON_TYPE, allow, 1);
-    }
+    has_body = header(req, "Transfer-Encoding") ||
+               (header(req, "Content-Length") &&
+                strcmp(header(req, "Content-Length"), "0") != 0);
+    if (req->match.status)
+        return has_body ? respond_unrouted(req) : MHD_YES;
     if (atomic_load(&req->srv->stopping))
         return respond_error(req, GAU_ESTOPPED, "shutting down", NULL);
     ret = check_body_headers(req);
@@ -329,17 +342,17 @@ static enum MHD_Result req_auth(struct edge_req *req)
 
     rc = edge_bearer(header(req, "Authorization"), &token);
     if (rc < 0)
-        return respond_unauth(req, "a bearer token is required");
+        return respond_unauth(req, false, "a bearer token is required");
     rc = gau_jwt_verify(req->srv->ks, &req->srv->cfg.jwt, token,
                         gau_now_ms() / 1000, &req->claims, &why);
     if (rc < 0) {
         log_info("access token refused: %s", why ? why : "invalid");
-        return respond_unauth(req, "invalid or expired access token");
+        return respond_unauth(req, true, "invalid or expired access token");
     }
     rc = edge_redis_session_check(req->srv->redis, req->claims.sid,
                                   req->claims.sub);
     if (rc == GAU_EUNAUTH)
-        return respond_unauth(req, "the session is not active");
+        return respond_unauth(req, true, "the session is not active");
     if (rc < 0)
         return respond_error(req, GAU_EUNAVAIL,
                              "sessions cannot be checked right now", NULL);
@@ -507,7 +520,7 @@ static enum MHD_Result reply_error(struct edge_req *req,
     if (req->match.route->id == EDGE_ROUTE_LOGIN && rc == GAU_EUNAUTH)
         return respond_error(req, rc, LOGIN_FAILED, NULL);
     if (rc == GAU_EUNAUTH)
-        return respond_unauth(req, er.message);
+        return respond_unauth(req, req->authed, er.message);
     return respond(req, edge_http_status(rc),
                    edge_error_json_code(er.code, er.message, &er.fields),
                    JSON_TYPE, NULL, 0);
@@ -745,6 +758,8 @@ static enum MHD_Result req_run(struct edge_req *req)
     const struct edge_route *r = req->match.route;
     enum MHD_Result ret;
 
+    if (req->match.status)
+        return respond_unrouted(req);
     if (req->too_big)
         return respond_error(req, GAU_ETOOBIG, "request body too large",
                              NULL);
@@ -906,13 +921,13 @@ int edge_server_start(struct edge_server *s)
     }
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_END);
     if (!s->daemon) {
         log_error("cannot listen on %s:%d", s->cfg.addr, s->cfg.port);
