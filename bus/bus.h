@@ -119,8 +119,11 @@ int bus_declare_topology(struct bus_conn *c, const char *service);
 /*
  * Publishes a persistent message (unless props->transient), mandatory, and
  * waits up to 5 s for the broker's confirm. Returns 0 once confirmed,
- * GAU_ENOTFOUND when no queue took it, GAU_EIO when the broker nacked it,
- * GAU_ETIMEOUT without an answer, GAU_EUNAVAIL when the connection is lost.
+ * GAU_ENOTFOUND when no queue took it (or the exchange does not exist),
+ * GAU_EIO when the broker nacked or refused it (e.g. a user_id that is not
+ * the connection's), GAU_EFORBIDDEN when the user may not write to the
+ * exchange, GAU_ETIMEOUT without an answer, GAU_EUNAVAIL when the
+ * connection is lost.
  */
 int bus_publish(struct bus_conn *c, const char *exchange,
                 const char *routing_key, const struct bus_props *props,

@@ -29,7 +29,13 @@ struct bus_conn *bus_conn_new(const char *url, const char *name)
     if (amqp_parse_url(c->url_buf, &c->info) != AMQP_STATUS_OK) {
         log_error("cannot parse amqp url for connection '%s'", c->name);
         c->url_rc = GAU_EINVAL;
-    } else if (c->info.ssl) {
+    } else if (!c->info.vhost[0]) {
+        /* "amqp://host/" names the empty vhost by the letter of the URI
+         * spec, but everyone writing it means the default one, and
+         * RabbitMQ has no empty vhost. */
+        c->info.vhost = "/";
+    }
+    if (c->url_rc == 0 && c->info.ssl) {
         log_error("cannot use amqps url for connection '%s': tls is not "
                   "supported", c->name);
         c->url_rc = GAU_EINVAL;

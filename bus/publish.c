@@ -32,14 +32,15 @@ int bus__publish_nowait(struct bus_conn *c, const char *exchange,
     return 0;
 }
 
-static void log_outcome(int rc, const char *exchange, const char *key)
+static void log_outcome(int rc, bool returned, const char *exchange,
+                        const char *key)
 {
-    if (rc == GAU_ENOTFOUND)
+    if (rc == GAU_ENOTFOUND && returned)
         log_warn("cannot publish to exchange '%s' with routing key '%s': "
                  "no queue is bound", exchange, key);
     else if (rc == GAU_EIO)
         log_warn("cannot publish to exchange '%s' with routing key '%s': "
-                 "nacked by the broker", exchange, key);
+                 "nacked or refused by the broker", exchange, key);
     else if (rc == GAU_ETIMEOUT)
         log_warn("cannot publish to exchange '%s' with routing key '%s': "
                  "no confirm within %d ms", exchange, key,
@@ -71,10 +72,10 @@ int bus_publish(struct bus_conn *c, const char *exchange,
     }
     if (c->wait_rc != 1)
         rc = c->wait_rc;
+    log_outcome(rc, c->returned, exchange, routing_key);
     c->wait_seq = 0;
     c->wait_rc = 0;
     c->returned = false;
 
-    log_outcome(rc, exchange, routing_key);
     return rc;
 }

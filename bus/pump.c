@@ -172,6 +172,11 @@ static int on_channel_close(struct bus_conn *c, int ch,
     amqp_channel_close_ok_t ok = { 0 };
     int rc = bus__code_rc(m->reply_code);
 
+    /* For a publish, anything but a missing exchange or a refused write
+     * is the broker refusing the message. */
+    if (rc != GAU_ENOTFOUND && rc != GAU_EFORBIDDEN)
+        rc = GAU_EIO;
+
     log_error("broker closed channel %d of connection '%s': %.*s", ch,
               c->name, (int)m->reply_text.len, (char *)m->reply_text.bytes);
     if (amqp_send_method(c->amqp, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
