@@ -177,14 +177,15 @@ def load_field(where, raw):
 
 
 def load_message(where, raw, service):
+    if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+        where = "%s: message '%s'" % (where, raw["name"])
     check_keys(where, raw, MESSAGE_KEYS)
     name = check_text(where, raw, "name", True)
     if not NAME_RE.match(name) or len(name) > 63:
         fail(where, "message name '%s' must be dotted lower-case words, at "
              "most 63 characters" % name)
     if name.split(".")[0] != service:
-        fail(where, "message '%s' must start with '%s.'" % (name, service))
-    where = "%s: message '%s'" % (where, name)
+        fail(where, "the name must start with '%s.'" % service)
     kind = check_text(where, raw, "kind", True)
     if kind not in KINDS:
         fail(where, "kind must be command, event or reply")
@@ -1350,7 +1351,9 @@ def md_limits(f):
         return ", ".join(parts) or "64-bit signed"
     if t == "enum":
         return " \\| ".join("`%s`" % v for v in f["values"])
-    return ""
+    return {"uuid": "36 characters", "email": "<= 254 characters",
+            "username": "3..32 characters", "date": "10 characters",
+            "timestamp": "1970..9999"}.get(t, "")
 
 
 def md_fields(m):
