@@ -19,6 +19,12 @@ struct ctl_command {
 static const struct ctl_command ctl_commands[] = {
     { "migrate", ctl_migrate,
       "migrate [service...]   apply sql/ to the service databases" },
+    { "replay", ctl_replay,
+      "replay <service>       rebuild the Redis projections" },
+    { "publish", ctl_publish,
+      "publish <type> <json>  publish a command, print the reply" },
+    { "dead", ctl_dead,
+      "dead <service> [--requeue]  list or requeue dead messages" },
 };
 
 #define CTL_NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
