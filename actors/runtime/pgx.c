@@ -26,7 +26,7 @@ static const char *pgx_msg(const char *m, char *buf, size_t size)
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     for (n = 0; buf[n]; n++)
-        if (buf[n] == '\n' || buf[n] == '"')
+        if (buf[n] == '\n' || buf[n] == '\t' || buf[n] == '"')
             buf[n] = ' ';
     return buf;
 }

@@ -117,7 +117,10 @@ static struct pool_child *pool_find(struct pool *p, pid_t pid)
 
 static void pool_log_exit(const struct pool_child *k, int status, int64_t up)
 {
-    if (WIFSIGNALED(status))
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        log_info("%s exited pid=%d status=0 up_ms=%lld", k->name,
+                 (int)k->pid, (long long)up);
+    else if (WIFSIGNALED(status))
         log_warn("%s exited pid=%d signal=%d (%s) up_ms=%lld", k->name,
                  (int)k->pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
                  (long long)up);
