@@ -572,20 +572,20 @@ static enum MHD_Result reply_run(struct edge_req *req)
         return respond_error(req, GAU_EUNAVAIL,
                              "the service cannot be reached", NULL);
 
+    /* The envelope borrows strings from the reply bytes: free them last. */
     rc = gau_envelope_decode(&env, req->reply, req->reply_len,
                              GAU_ENV_BODY_MAX, why, sizeof(why));
+    if (rc < 0) {
+        log_error("cannot decode reply to '%s': %s", req->cmd_type, why);
+        ret = respond_error(req, GAU_EINTERNAL, "internal error", NULL);
+    } else if (strcmp(env.hdr.type, "error") == 0) {
+        ret = reply_error(req, env.payload);
+    } else {
+        ret = reply_ok(req, &env);
+    }
+    gau_envelope_release(&env);
     free(req->reply);
     req->reply = NULL;
-    if (rc < 0) {
-        gau_envelope_release(&env);
-        log_error("cannot decode reply to '%s': %s", req->cmd_type, why);
-        return respond_error(req, GAU_EINTERNAL, "internal error", NULL);
-    }
-    if (strcmp(env.hdr.type, "error") == 0)
-        ret = reply_error(req, env.payload);
-    else
-        ret = reply_ok(req, &env);
-    gau_envelope_release(&env);
     return ret;
 }
 
