@@ -44,8 +44,8 @@ static void test_account_registered(void **state)
     ev.version = 1;
     proj_hash_init(&h);
     assert_int_equal(account_project_registered(&ev, &h), 0);
-    assert_string_equal(h.key,
-                        "gau:account:user:0b6a8f3e-8c2f-4c8e-9a57-3d9c1f0e2a11");
+    assert_string_equal(h.key, "gau:account:user:"
+                               "0b6a8f3e-8c2f-4c8e-9a57-3d9c1f0e2a11");
     assert_int_equal(h.version, 1);
     assert_int_equal(h.expire_s, 0);
     assert_string_equal(field(&h, "username"), "alice");
