@@ -19,8 +19,10 @@ struct bus_rpc;
 /*
  * Called once per call, on the rpc thread, with rc 0 and the reply body
  * (borrowed for the duration of the callback), or rc GAU_ETIMEOUT (no reply
- * by the deadline), GAU_EUNAVAIL (broker unreachable or publish not
- * confirmed), GAU_ESTOPPED (shutting down) and no body. Must not block.
+ * by the deadline), GAU_EUNAVAIL (broker unreachable, publish not
+ * confirmed, or no queue bound for the routing key), GAU_EINTERNAL (the
+ * reply was over GAU_ENV_BODY_MAX), GAU_ESTOPPED (shutting down) and no
+ * body. Must not block; it may call bus_rpc_call() again.
  */
 typedef void (*bus_rpc_cb)(void *arg, int rc, const void *body, size_t len);
 
