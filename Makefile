@@ -110,6 +110,8 @@ $(BINS):
 test_libs = $(if $(filter test_edge_%,$(1)),$(LIBEDGE)) \
 	$(if $(filter test_svc_%,$(1)),$(LIBSVC)) $(LIBGAU)
 
+# Keep test objects: they are intermediate files of the pattern rule.
+.SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call test_libs,%)
 	@mkdir -p $(dir $@)
