@@ -35,7 +35,11 @@ int bus__publish_nowait(struct bus_conn *c, const char *exchange,
 static void log_outcome(int rc, bool returned, const char *exchange,
                         const char *key)
 {
-    if (rc == GAU_ENOTFOUND && returned)
+    /* A reply whose caller has gone (its reply queue died with it) is
+     * routine; the caller of bus_publish learns it from the rc anyway. */
+    if (rc == GAU_ENOTFOUND && returned && !exchange[0])
+        log_debug("cannot publish a reply to '%s': no such queue", key);
+    else if (rc == GAU_ENOTFOUND && returned)
         log_warn("cannot publish to exchange '%s' with routing key '%s': "
                  "no queue is bound", exchange, key);
     else if (rc == GAU_EIO)
