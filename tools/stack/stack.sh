@@ -261,7 +261,7 @@ pg_up() {
     pg_conf
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_user postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LOGDIR/postgresql.log" \
-        -w -t 60 start >/dev/null ||
+        -w -t 60 start >/dev/null 9>&- ||
         die "PostgreSQL did not start, see $LOGDIR/postgresql.log"
     STARTED+=(postgresql)
 }
@@ -318,7 +318,7 @@ redis_up() {
     } >"$DIR/redis.conf"
     own redis "$REDISDIR" "$LOGDIR/redis.log"
     say "starting Redis on 127.0.0.1:$REDIS_PORT"
-    as_user redis redis-server "$DIR/redis.conf" ||
+    as_user redis redis-server "$DIR/redis.conf" 9>&- ||
         die "Redis did not start, see $LOGDIR/redis.log"
     local i
     for ((i = 0; i < 100; i++)); do
@@ -456,8 +456,15 @@ rmq_start() {
     own rabbitmq "$LOGDIR/rabbitmq.out"
     rm -f "$RMQ/rabbitmq.pid"
     rmq_env
-    as_user rabbitmq env "${RMQ_ENV[@]}" setsid "$RMQBIN/rabbitmq-server" \
-        </dev/null >>"$LOGDIR/rabbitmq.out" 2>&1 &
+    # A session of its own: a Ctrl-C meant for the caller does not reach
+    # the node (runuser would pass it on), only stack.sh down stops it.
+    if [ "$IS_ROOT" = 1 ]; then
+        set -- setsid runuser -u rabbitmq --
+    else
+        set -- setsid
+    fi
+    "$@" env "${RMQ_ENV[@]}" "$RMQBIN/rabbitmq-server" \
+        </dev/null >>"$LOGDIR/rabbitmq.out" 2>&1 9>&- &
     RMQ_STARTING=1
 }
 
@@ -506,6 +513,8 @@ cmd_up() {
     local t0=$SECONDS
     "$HERE/deps.sh"
     layout
+    # Two ups of one stack at once wait for each other. The servers must
+    # not inherit fd 9, or they would hold the lock for as long as they run.
     exec 9>"$DIR/.lock"
     flock 9
     secrets
