@@ -528,9 +528,45 @@ class ProtocolTest(unittest.TestCase):
                 "Transfer-Encoding: chunked\r\n\r\n" % (host, port))
         piece = b"x" * 65536
         chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
-        chunks = [chunk] * 40 + [b"0\r\n\r\n"]
+        # 1.5 MiB in chunks: counted, and answered 413.
+        chunks = [chunk] * 24 + [b"0\r\n\r\n"]
         status, hs, body = self.raw_exchange(head.encode(), chunks)
         self.check_413(status, hs, body)
+
+    def test_body_far_too_large_chunked_refused(self):
+        # A client that keeps sending far past the limit gets 413 or is
+        # disconnected; either way, within the time limit and with
+        # nothing accepted.
+        host, port = gau._split(gau.base_url())
+        head = ("POST /api/v2/account/register HTTP/1.1\r\n"
+                "Host: %s:%d\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n" % (host, port))
+        piece = b"x" * 65536
+        chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
+        s = socket.create_connection((host, port), timeout=10)
+        data = b""
+        try:
+            s.sendall(head.encode())
+            try:
+                for _ in range(64):
+                    s.sendall(chunk)
+                s.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    data += b
+                    if b"\r\n\r\n" in data:
+                        break
+            except ConnectionResetError:
+                pass
+        finally:
+            s.close()
+        if data:
+            self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:200])
 
     def test_body_just_under_limit_not_413(self):
         # A body of 1 MiB minus a little is read and then refused as
