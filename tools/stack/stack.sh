@@ -493,7 +493,8 @@ rmq_down() {
 # --- migrations -----------------------------------------------------------
 
 migrate() {
-    local ctl="$ROOT/${BUILD:-build/release}/bin/gauctl"
+    local ctl="${BUILD:-build/release}/bin/gauctl"
+    case "$ctl" in /*) ;; *) ctl="$ROOT/$ctl" ;; esac
     [ -x "$ctl" ] || die "$ctl is not built (run make first)"
     (
         eval "$(cmd_env)"
@@ -524,7 +525,10 @@ cmd_up() {
     [ "$EXT_REDIS" = 1 ] || redis_up
     rmq_wait
     migrate
-    printf '%s\n' "${STARTED[@]}" >"$DIR/started"
+    : >"$DIR/started"
+    if [ ${#STARTED[@]} -gt 0 ]; then
+        printf '%s\n' "${STARTED[@]}" >"$DIR/started"
+    fi
     if [ ${#STARTED[@]} -eq 0 ]; then
         say "already up"
     else
