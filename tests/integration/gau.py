@@ -519,12 +519,28 @@ def redis_keys(pattern):
 # ---------------------------------------------------------------- processes
 
 def stack_pid(name):
-    path = os.path.join(env("GAU_STACK_DIR"), "pids", name + ".pid")
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError) as e:
-        raise AssertionError("cannot read pid file %s: %s" % (path, e))
+    """The pid in $GAU_STACK_DIR/pids/ of gau-edge, gau-worker-<service>.
+
+    tools/stack/system.sh names the files edge.pid, account.pid, ...;
+    both spellings are accepted.
+    """
+    short = name
+    for p in ("gau-worker-", "gau-"):
+        if short.startswith(p):
+            short = short[len(p):]
+            break
+    tried = []
+    for n in (name, short):
+        path = os.path.join(env("GAU_STACK_DIR"), "pids", n + ".pid")
+        tried.append(path)
+        try:
+            with open(path) as f:
+                return int(f.readline().strip())
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as e:
+            raise AssertionError("cannot read pid file %s: %s" % (path, e))
+    raise AssertionError("no pid file: %s" % ", ".join(tried))
 
 
 def children(pid):
