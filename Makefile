@@ -120,19 +120,28 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call test_libs,%)
 
 docs: $(GEN_DOC)
 
-run: all
+# A fresh Debian 12 machine has none of the -dev packages: run, test and
+# unit install what is missing first, then build in a second make, which
+# sees the pkg-config flags of the packages just installed.
+.PHONY: deps
+deps:
+	$(Q)tools/stack/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) all
 	$(Q)BUILD=$(BUILD) tools/stack/run.sh
 
 # The test suite always runs the sanitizer build, so every run of it
 # doubles as a leak and undefined-behaviour check.
-test:
+test: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined \
 		BUILD=build/san all unit-bins
 	$(Q)BUILD=build/san tools/test.sh
 
 unit-bins: $(UNIT_BINS)
 
-unit: unit-bins
+unit: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) unit-bins
 	$(Q)BUILD=$(BUILD) tools/test.sh unit
 
 style:

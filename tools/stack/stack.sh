@@ -9,6 +9,8 @@
 #           the data stays.
 #   env     print the export lines every gau process needs.
 #   status  show which server runs on which port.
+#   prepare only create the folders of var/<stack>/ (the test runner
+#           needs var/test/san before anything starts).
 #
 # Ports (contract "Local stack ports"): run = AMQP 5672, PostgreSQL 5432,
 # Redis 6379, HTTP 8080; test = 35672, 35432, 36379, 38080. Override with
@@ -638,6 +640,7 @@ setup_stack "$2"
 shift 2
 case "$cmd" in
 up) cmd_up ;;
+prepare) layout ;;
 down) cmd_down "$@" ;;
 env) cmd_env ;;
 status) cmd_status ;;

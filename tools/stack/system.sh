@@ -4,7 +4,9 @@
 #   start   start gau-worker account, gau-worker authorization and gau-edge
 #           from $BUILD/bin (default build/release) against the stack's
 #           servers (stack.sh up must have run), logs in
-#           var/<stack>/log/<name>.log, pids in var/<stack>/pids/; then
+#           var/<stack>/log/<name>.log, pids in var/<stack>/pids/<name>.pid
+#           (names gau-worker-account, gau-worker-authorization, gau-edge);
+#           then
 #           wait until GET /readyz answers 200 (GAU_READY_TIMEOUT seconds,
 #           default 60). A process that exits meanwhile fails the start.
 #   stop    SIGTERM the edge, then the workers; KILL what is left after
@@ -19,7 +21,7 @@ BUILD=${BUILD:-build/release}
 case "$BUILD" in /*) BIN="$BUILD/bin" ;; *) BIN="$ROOT/$BUILD/bin" ;; esac
 # Start order; stop goes the other way, so the edge stops taking requests
 # before the workers drain.
-PROCS="account authorization edge"
+PROCS="gau-worker-account gau-worker-authorization gau-edge"
 
 die() {
     echo "system: $*" >&2
@@ -37,8 +39,8 @@ usage() {
 
 proc_cmd() {
     case "$1" in
-    edge) echo "$BIN/gau-edge" ;;
-    *) echo "$BIN/gau-worker $1" ;;
+    gau-edge) echo "$BIN/gau-edge" ;;
+    gau-worker-*) echo "$BIN/gau-worker ${1#gau-worker-}" ;;
     esac
 }
 
@@ -95,7 +97,7 @@ wait_ready() {
         [ "$code" = 200 ] && return 0
         if ((SECONDS - t0 >= limit)); then
             say "$url did not answer 200 within ${limit}s (last: $code)"
-            log_tail edge
+            log_tail gau-edge
             return 1
         fi
         sleep 0.2
@@ -107,6 +109,10 @@ cmd_start() {
     check_built
     eval "$("$HERE/stack.sh" env "$STACK")"
     mkdir -p "$PIDS" "$LOGDIR"
+    if ! proc_alive gau-edge &&
+        (exec 3<>"/dev/tcp/127.0.0.1/$GAU_HTTP_PORT") 2>/dev/null; then
+        die "port $GAU_HTTP_PORT is taken by another program"
+    fi
     for p in $PROCS; do
         start_one "$p"
     done
@@ -151,10 +157,10 @@ cmd_status() {
     local p rc=0
     for p in $PROCS; do
         if proc_alive "$p"; then
-            printf '%-14s running (pid %s)\n' "$p" \
+            printf '%-26s running (pid %s)\n' "$p" \
                 "$(head -n 1 "$PIDS/$p.pid")"
         else
-            printf '%-14s stopped\n' "$p"
+            printf '%-26s stopped\n' "$p"
             rc=1
         fi
     done
