@@ -35,6 +35,16 @@ esac
 
 "$STACK/stack.sh" prepare test || exit 1
 VAR=$(readlink -f "$ROOT/var/test")
+# One test run per tree: the lock is held on fd 8 for the whole run and
+# is not passed on to the programs started (8>&- below), which would
+# otherwise keep it after the run. stack.sh down test refuses to stop the
+# servers of a run holding it, unless it is this run's own teardown.
+exec 8>"$VAR/test.lock"
+if ! flock -n 8; then
+    echo "test: another test run is using var/test; try again later" >&2
+    exit 1
+fi
+export GAU_TEST_LOCK_HELD=1
 SAN="$VAR/san"
 LOGDIR="$VAR/log"
 rm -f "$SAN"/asan.* "$SAN"/ubsan.*
@@ -44,8 +54,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SAN/ubsan"
 teardown() {
     [ "$STACK_UP" = 1 ] || return 0
     STACK_UP=0
-    "$STACK/system.sh" stop test || true
-    "$STACK/stack.sh" down test || true
+    "$STACK/system.sh" stop test 8>&- || true
+    "$STACK/stack.sh" down test 8>&- || true
 }
 trap teardown EXIT
 trap 'echo "test: interrupted" >&2; exit 130' INT TERM
@@ -78,7 +88,7 @@ run_unit() {
         n=$((n + 1))
         name=$(basename "$t")
         log="$LOGDIR/unit-$name.log"
-        "$t" >"$log" 2>&1
+        "$t" >"$log" 2>&1 8>&-
         status=$?
         cat "$log"
         count_cmocka "$log" "$status"
@@ -114,11 +124,11 @@ run_integration() {
     local log="$LOGDIR/integration.log" status
     echo "== integration tests (tests/integration)"
     STACK_UP=1
-    if ! "$STACK/stack.sh" up test; then
+    if ! "$STACK/stack.sh" up test 8>&-; then
         fail "the test stack did not start"
         return
     fi
-    if ! "$STACK/system.sh" start test; then
+    if ! "$STACK/system.sh" start test 8>&-; then
         fail "the edge and workers did not start"
         return
     fi
@@ -132,7 +142,7 @@ run_integration() {
         export GAU_BUILD="$BUILD_DIR"
         exec timeout "${GAU_TEST_TIMEOUT:-900}" /usr/bin/python3 -m unittest \
             discover -s tests/integration -p 'test_*.py' -v
-    ) 2>&1 | tee "$log"
+    ) 2>&1 8>&- | tee "$log"
     status=${PIPESTATUS[0]}
     count_unittest "$log" "$status"
 }

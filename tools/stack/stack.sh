@@ -117,7 +117,8 @@ as_user() {
     local user=$1
     shift
     if [ "$IS_ROOT" = 1 ]; then
-        runuser -u "$user" -- "$@"
+        # From /, which every user may enter; all our paths are absolute.
+        (cd / && runuser -u "$user" -- "$@")
     else
         "$@"
     fi
@@ -465,9 +466,11 @@ rmq_start() {
     else
         set -- setsid
     fi
+    cd /
     "$@" env "${RMQ_ENV[@]}" "$RMQBIN/rabbitmq-server" \
         </dev/null >>"$LOGDIR/rabbitmq.out" 2>&1 9>&- &
     RMQ_STARTING=1
+    cd "$ROOT"
 }
 
 rmq_wait() {
@@ -541,6 +544,10 @@ cmd_up() {
 cmd_down() {
     local only=("$@") s
     [ -d "$DIR" ] || return 0
+    if [ "$STACK" = test ] && [ -z "${GAU_TEST_LOCK_HELD:-}" ] &&
+        [ -f "$DIR/test.lock" ] && ! flock -n "$DIR/test.lock" true; then
+        die "a test run (tools/test.sh) is using var/test; not stopping it"
+    fi
     if [ ${#only[@]} -eq 0 ]; then
         only=(rabbitmq postgresql redis)
     fi
