@@ -68,7 +68,7 @@ all: $(BINS) $(GEN_DOC)
 .PHONY: all run test unit integration check style clean docs stack-up \
 	stack-down bench reliability fuzz
 
-$(GEN_SRC) $(GEN_HDR) $(GEN_DOC): tools/schemagen/schemagen.py $(SCHEMAS)
+$(GEN_SRC) $(GEN_HDR) $(GEN_DOC) &: tools/schemagen/schemagen.py $(SCHEMAS)
 	@mkdir -p $(GEN) $(BUILD)/doc
 	@echo "  GEN     schemas"
 	$(Q)$(PYTHON) tools/schemagen/schemagen.py --out-c $(GEN_SRC) \

@@ -259,7 +259,7 @@ static int actor_check(struct actor *a, struct actor_msg *m)
     }
     if (m->env.hdr.version != m->info->version) {
         snprintf(reason, sizeof(reason),
-                 "unsupported version %d of %s (want %d)",
+                 "unsupported version: %d of %s (want %d)",
                  m->env.hdr.version, m->info->name, m->info->version);
         return actor_dead(a, m, GAU_EPROTO, reason, NULL);
     }
