@@ -37,6 +37,15 @@ class DirectProducerTest(unittest.TestCase):
         self.assertRegex(uid or "", gau.UUID_RE)
         self.assertEqual(gau.pg_account(
             "SELECT id FROM users WHERE username = :'u';", u=name), [[uid]])
+        # The event records the command that caused it.
+        self.assertEqual(gau.pg_account(
+            "SELECT type, causation_id, correlation_id FROM events "
+            "WHERE aggregate_id = :'id';", id=uid),
+            [["account.user_registered", env["id"], env["corr"]]])
+        rows = gau.pg_account(
+            "SELECT type FROM processed_commands WHERE command_id = :'id';",
+            id=env["id"])
+        self.assertEqual(rows, [["account.register"]])
         tok = gau.login(self, name)
         r = request("GET", API + "/account/profile",
                     token=tok["access_token"])
@@ -82,6 +91,41 @@ class DirectProducerTest(unittest.TestCase):
             id=u["user_id"]), [["Victim", "1"]])
         r = request("GET", API + "/account/profile", token=u["access"])
         self.assertEqual(r.json["fullname"], "Victim")
+
+    def test_forged_principal_session_revoke_unauthorized(self):
+        u = gau.new_user(self, prefix="p")
+        _, claims, _ = gau.jwt_parts(u["access"])
+        env = gau.envelope("authorization.session_revoke", {},
+                           principal={"user_id": u["user_id"],
+                                      "session_id": claims["sid"]})
+        reply = self.amqp.call(env)
+        self.assertEqual(reply.get("type"), "error", reply)
+        self.assertEqual(reply["payload"].get("code"), "unauthorized", reply)
+        r = request("GET", API + "/account/profile", token=u["access"])
+        self.assertEqual(r.status, 200, r)
+
+    def test_expired_deadline_dropped(self):
+        name = gau.unique("p")
+        env = gau.envelope("account.register",
+                           {"username": name, "password": gau.PASSWORD},
+                           deadline=gau.now_ms() - 60000)
+        corr = self.amqp.command(env)
+        # A command sent afterwards is answered; then the queue is empty,
+        # so the expired one has been taken and acked by then.
+        ok = gau.envelope("account.register",
+                          {"username": gau.unique("p"),
+                           "password": gau.PASSWORD})
+        reply = self.amqp.call(ok)
+        self.assertEqual(reply["type"], "account.register.reply", reply)
+        admin = gau.Amqp(gau.env("GAU_AMQP_URL"), reply_queue=False)
+        self.addCleanup(admin.close)
+        gau.poll(lambda: admin.ch.queue_declare(
+            "account.commands", passive=True).method.message_count == 0,
+            10, 0.1, "account.commands empty")
+        self.assertNotIn(corr, self.amqp.pending)
+        m = self.amqp.ch.basic_get(self.amqp.queue, auto_ack=True)
+        self.assertIsNone(m[0], "a reply to an expired command: %r" % (m,))
+        self.assertEqual(gau.count_users(name), 0)
 
     def test_trusted_only_forbidden(self):
         u = gau.new_user(self, prefix="p")

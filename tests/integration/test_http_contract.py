@@ -32,6 +32,28 @@ class RegisterTest(unittest.TestCase):
             "WHERE username = :'u';", u=name)
         self.assertEqual(rows, [[j["user_id"], name, name + "@example.com",
                                  "Ada Lovelace", "1"]])
+        # The password is stored as an argon2id PHC string, never itself.
+        rows = gau.pg_account(
+            "SELECT password_hash LIKE '$argon2id$%', "
+            "position(:'p' in password_hash) FROM users WHERE id = :'id';",
+            id=j["user_id"], p=gau.PASSWORD)
+        self.assertEqual(rows, [["t", "0"]])
+        # One event, the full state, and nothing secret in it.
+        rows = gau.pg_account(
+            "SELECT type, aggregate_version, encode(body, 'hex') FROM events "
+            "WHERE aggregate_id = :'id';", id=j["user_id"])
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0][:2], ["account.user_registered", "1"])
+        ev = gau.unpack(bytes.fromhex(rows[0][2]))
+        self.assertEqual(ev["type"], "account.user_registered")
+        self.assertEqual(ev["v"], 1)
+        p = ev["payload"]
+        self.assertEqual((p["user_id"], p["username"], p["email"],
+                          p["fullname"], p["version"]),
+                         (j["user_id"], name, name + "@example.com",
+                          "Ada Lovelace", 1))
+        self.assertNotIn(gau.PASSWORD.encode(), bytes.fromhex(rows[0][2]))
+        self.assertNotIn("password", p)
 
     def test_only_username(self):
         name = gau.unique()
@@ -184,8 +206,49 @@ class LoginTest(unittest.TestCase):
     def test_login_with_email(self):
         r = request("POST", API + "/account/login",
                     {"login": self.email, "password": gau.PASSWORD},
-                    headers={"X-Device-ID": "laptop"})
+                    headers={"X-Device-ID": "laptop-" + self.name})
+        j = self.check_tokens(r)
+        _, claims, _ = gau.jwt_parts(j["access_token"])
+        rows = gau.pg_authorization(
+            "SELECT user_id, device_id FROM sessions WHERE id = :'s';",
+            s=claims["sid"])
+        self.assertEqual(rows, [[self.user_id, "laptop-" + self.name]])
+
+    def test_login_changes_no_account_state(self):
+        before = gau.pg_account(
+            "SELECT count(*) FROM events WHERE aggregate_id = :'id';",
+            id=self.user_id)
+        r = request("POST", API + "/account/login",
+                    {"login": self.name, "password": gau.PASSWORD})
         self.check_tokens(r)
+        after = gau.pg_account(
+            "SELECT count(*) FROM events WHERE aggregate_id = :'id';",
+            id=self.user_id)
+        self.assertEqual(before, after)
+
+    def test_tokens_stored_hashed_and_sealed(self):
+        r = request("POST", API + "/account/login",
+                    {"login": self.name, "password": gau.PASSWORD})
+        j = self.check_tokens(r)
+        # The refresh token is stored as its SHA-256 only.
+        rows = gau.pg_authorization(
+            "SELECT count(*) FROM refresh_tokens "
+            "WHERE token_hash = sha256(convert_to(:'t', 'UTF8'));",
+            t=j["refresh_token"])
+        self.assertEqual(rows, [["1"]])
+        # Stored replies that carry tokens are sealed: neither token
+        # appears in any idempotency record.
+        for t in (j["refresh_token"], j["access_token"]):
+            rows = gau.pg_authorization(
+                "SELECT count(*) FROM processed_commands "
+                "WHERE position(convert_to(:'t', 'UTF8') in reply) > 0;",
+                t=t)
+            self.assertEqual(rows, [["0"]])
+        rows = gau.pg_authorization(
+            "SELECT count(*) FROM processed_commands WHERE type IN "
+            "('authorization.session_open', 'authorization.token_refresh') "
+            "AND NOT sealed;")
+        self.assertEqual(rows, [["0"]])
 
     def test_login_with_email_other_case(self):
         r = request("POST", API + "/account/login",

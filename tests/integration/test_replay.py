@@ -36,8 +36,8 @@ class ReplayTest(unittest.TestCase):
                          "gauctl replay %s exited %d: %s %s"
                          % (service, p.returncode, p.stdout, p.stderr))
         out = p.stdout + p.stderr
-        self.assertRegex(out, r"\d", "gauctl replay printed no counts: %r"
-                         % out)
+        self.assertRegex(out, r"\d+ events", "gauctl replay printed no "
+                         "counts: %r" % out)
         return out
 
     def test_replay_after_deleting_user_key(self):
