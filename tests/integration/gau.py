@@ -237,6 +237,22 @@ def error_names(tc, e, name):
                   "error does not name %r: %r" % (name, e))
 
 
+def derive_uuid(data):
+    """gau_uuid_derive: the first 16 bytes of SHA-256, as a version 8
+    UUID."""
+    b = bytearray(hashlib.sha256(data).digest()[:16])
+    b[6] = (b[6] & 0x0f) | 0x80
+    b[8] = (b[8] & 0x3f) | 0x80
+    return str(uuid.UUID(bytes=bytes(b)))
+
+
+def idem_command_id(user, method, path, key):
+    """The command id the edge derives from an Idempotency-Key."""
+    return derive_uuid(b"idem\0" + (user or "anon").encode() + b"\0" +
+                       ("%s %s" % (method, path)).encode() + b"\0" +
+                       key.encode())
+
+
 # ---------------------------------------------------------------- JWT
 
 def b64url_decode(s):

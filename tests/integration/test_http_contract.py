@@ -687,6 +687,13 @@ class IdempotencyKeyTest(unittest.TestCase):
         self.assertEqual(r2.status, 201, r2)
         self.assertEqual(r1.json, r2.json)
         self.assertEqual(gau.count_users(name), 1)
+        # The command id is derived from the key as the contract says.
+        cid = gau.idem_command_id(None, "POST", API + "/account/register",
+                                  key)
+        rows = gau.pg_account(
+            "SELECT type FROM processed_commands WHERE command_id = :'id';",
+            id=cid)
+        self.assertEqual(rows, [["account.register"]])
         # The same key with another body is a conflict and changes nothing.
         r3 = register(None, username=name, idem=key, fullname="Other")
         assert_error(self, r3, 409, "conflict")

@@ -97,6 +97,21 @@ class CommandIdTest(unittest.TestCase):
         rows = gau.pg_account("SELECT version FROM users WHERE id = :'id';",
                               id=u["user_id"])
         self.assertEqual(rows, [["2"]])
+        # The key is scoped to the user: its command id is derived with
+        # the user id.
+        cid = gau.idem_command_id(u["user_id"], "PATCH",
+                                  API + "/account/profile", key)
+        rows = gau.pg_account(
+            "SELECT type FROM processed_commands WHERE command_id = :'id';",
+            id=cid)
+        self.assertEqual(rows, [["account.profile_update"]])
+        # Another user with the same key is another request.
+        v = gau.new_user(self, prefix="i", fullname="Other")
+        r3 = request("PATCH", API + "/account/profile",
+                     {"fullname": "Three"}, token=v["access"], headers=h)
+        self.assertEqual(r3.status, 200, r3)
+        self.assertEqual(r3.json["user_id"], v["user_id"])
+        self.assertEqual(r3.json["fullname"], "Three")
         self.assertEqual(self.events_of(u["user_id"]),
                          [["account.user_registered", "1"],
                           ["account.profile_updated", "2"]])
