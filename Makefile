@@ -3,6 +3,7 @@
 #   make            build every binary and library
 #   make run        build, start the local stack and the whole system
 #   make test       unit + integration tests (sanitizer build, own stack)
+#   make reliability  the long fault-injection cases (tests/reliability)
 #   make check      style checker, then the test suite
 #   make clean      remove build/
 #
@@ -139,6 +140,13 @@ test: deps
 	$(Q)BUILD=build/san tools/test.sh
 
 unit-bins: $(UNIT_BINS)
+
+# The long reliability cases (tests/reliability): faults injected into a
+# loaded system, on the sanitizer build and the test stack.
+reliability: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined \
+		BUILD=build/san all
+	$(Q)BUILD=build/san tools/test.sh reliability
 
 unit: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) unit-bins

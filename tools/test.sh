@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# test.sh [unit] - make test: every test of gau, ending in one line
-# "N passed, M failed".
+# test.sh [unit|reliability] - make test: every test of gau, ending in one
+# line "N passed, M failed".
 #
 # 1. every $BUILD/tests/test_* (cmocka) binary;
 # 2. unless "unit": the test stack (tools/stack/stack.sh up test), the
 #    workers and the edge (tools/stack/system.sh start test), then
-#    tests/integration/test_*.py with the stack's environment plus
+#    tests/integration/test_*.py and the fast reliability cases,
+#    tests/reliability/test_fast_*.py, with the stack's environment plus
 #    GAU_TEST_BASE_URL, GAU_BUILD and GAU_STACK_DIR; then everything is
 #    stopped again, whatever happened;
+#    "reliability" (make reliability) skips the unit tests and runs every
+#    tests/reliability/test_*.py the same way instead, with a cheap
+#    password hash (GAU_ARGON2_M_KIB 1024, T 1) so that thousands of
+#    registrations fit the run; GAU_TEST_PATTERN narrows it to some files;
 # 3. any AddressSanitizer or UndefinedBehaviorSanitizer report written to
 #    var/test/san/ by any of the C programs is a failure and is printed.
 #
@@ -27,8 +32,8 @@ SKIPPED=0
 STACK_UP=0
 cd "$ROOT" || exit 1
 
-case "$MODE" in all | unit) ;; *)
-    echo "usage: tools/test.sh [unit]" >&2
+case "$MODE" in all | unit | reliability) ;; *)
+    echo "usage: tools/test.sh [unit|reliability]" >&2
     exit 2
     ;;
 esac
@@ -109,31 +114,39 @@ count_unittest() {
     f=$((${f:-0} + ${e:-0} + ${u:-0}))
     s=${s:-0}
     if [ -z "$ran" ]; then
-        fail "the integration tests did not run to the end (status $status)"
+        fail "$(basename "$log" .log) did not run to the end" \
+            "(status $status)"
         return
     fi
-    PASSED=$((PASSED + ran - f - s))
+    # A test failing both in its body and in tearDown counts twice.
+    if [ $((ran - f - s)) -gt 0 ]; then
+        PASSED=$((PASSED + ran - f - s))
+    fi
     FAILED=$((FAILED + f))
     SKIPPED=$((SKIPPED + s))
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-        fail "the integration tests exited with status $status"
+        fail "$(basename "$log" .log) exited with status $status"
     fi
 }
 
-run_integration() {
-    local log="$LOGDIR/integration.log" status
-    echo "== integration tests (tests/integration)"
+start_system() {
     STACK_UP=1
     if ! "$STACK/stack.sh" up test 8>&-; then
         fail "the test stack did not start"
-        return
+        return 1
     fi
     if ! "$STACK/system.sh" start test 8>&-; then
         fail "the edge and workers did not start"
-        return
+        return 1
     fi
-    if ! compgen -G "tests/integration/test_*.py" >/dev/null; then
-        echo "(no integration tests in tests/integration)"
+}
+
+# run_python <folder> <pattern> <log name>: one unittest discovery.
+run_python() {
+    local dir=$1 pattern=$2 log="$LOGDIR/$3.log" status
+    echo "== $3 tests ($dir/$pattern)"
+    if ! compgen -G "$dir/$pattern" >/dev/null; then
+        echo "(no tests matching $dir/$pattern)"
         return
     fi
     (
@@ -141,10 +154,25 @@ run_integration() {
         export GAU_TEST_BASE_URL="http://127.0.0.1:$GAU_HTTP_PORT"
         export GAU_BUILD="$BUILD_DIR"
         exec timeout "${GAU_TEST_TIMEOUT:-900}" /usr/bin/python3 -m unittest \
-            discover -s tests/integration -p 'test_*.py' -v
+            discover -s "$dir" -t "$dir" -p "$pattern" -v
     ) 2>&1 8>&- | tee "$log"
     status=${PIPESTATUS[0]}
     count_unittest "$log" "$status"
+}
+
+run_integration() {
+    start_system || return
+    run_python tests/integration 'test_*.py' integration
+    run_python tests/reliability 'test_fast_*.py' reliability-fast
+}
+
+run_reliability() {
+    export GAU_ARGON2_M_KIB=${GAU_ARGON2_M_KIB:-1024}
+    export GAU_ARGON2_T=${GAU_ARGON2_T:-1}
+    export GAU_TEST_TIMEOUT=${GAU_TEST_TIMEOUT:-1500}
+    start_system || return
+    run_python tests/reliability "${GAU_TEST_PATTERN:-test_*.py}" \
+        reliability
 }
 
 check_sanitizers() {
@@ -160,9 +188,14 @@ check_sanitizers() {
     fi
 }
 
-run_unit
+if [ "$MODE" != reliability ]; then
+    run_unit
+fi
 if [ "$MODE" = all ]; then
     run_integration
+    teardown
+elif [ "$MODE" = reliability ]; then
+    run_reliability
     teardown
 fi
 check_sanitizers

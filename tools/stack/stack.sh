@@ -132,12 +132,21 @@ own() {
     fi
 }
 
+# A process that has exited but is not reaped yet (a daemon's parent is
+# init, which may take its time) still answers kill -0.
+zombie() {
+    local state
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+        "/proc/$1/status" 2>/dev/null || true)
+    [ "$state" = Z ]
+}
+
 pid_alive() {
     local file=$1 pid
     [ -f "$file" ] || return 1
     pid=$(head -n 1 "$file" 2>/dev/null || true)
     case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-    kill -0 "$pid" 2>/dev/null
+    kill -0 "$pid" 2>/dev/null && ! zombie "$pid"
 }
 
 pid_of() {
@@ -155,7 +164,7 @@ stop_pid() {
     pid=$(pid_of "$file")
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < secs * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        { kill -0 "$pid" 2>/dev/null && ! zombie "$pid"; } || return 0
         sleep 0.1
     done
     say "pid $pid did not stop in ${secs}s, killing it"

@@ -44,11 +44,20 @@ proc_cmd() {
     esac
 }
 
+# A process that has exited but is not reaped yet (a daemon's parent is
+# init, which may take its time) still answers kill -0.
+zombie() {
+    local state
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+        "/proc/$1/status" 2>/dev/null || true)
+    [ "$state" = Z ]
+}
+
 proc_alive() {
     local pid
     pid=$(head -n 1 "$PIDS/$1.pid" 2>/dev/null || true)
     case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-    kill -0 "$pid" 2>/dev/null
+    kill -0 "$pid" 2>/dev/null && ! zombie "$pid"
 }
 
 log_tail() {
@@ -131,10 +140,10 @@ stop_one() {
     pid=$(head -n 1 "$PIDS/$p.pid")
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        { kill -0 "$pid" 2>/dev/null && ! zombie "$pid"; } || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if kill -0 "$pid" 2>/dev/null && ! zombie "$pid"; then
         say "$p (pid $pid) did not stop within 10 s, killing it"
         # The worker's children share its process group.
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null ||
