@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# stack.sh up|down|env|status <run|test> - the local servers of gau.
+# stack.sh up|down|env|status <run|test|bench> - the local servers of gau.
 #
 #   up      install missing packages, start RabbitMQ, PostgreSQL 15 and
 #           Redis on loopback with their data under var/<stack>/, create
@@ -13,7 +13,9 @@
 #           needs var/test/san before anything starts).
 #
 # Ports (contract "Local stack ports"): run = AMQP 5672, PostgreSQL 5432,
-# Redis 6379, HTTP 8080; test = 35672, 35432, 36379, 38080. Override with
+# Redis 6379, HTTP 8080; test = 35672, 35432, 36379, 38080; bench (make
+# bench, same settings as run) = 27672, 27432, 27379, 28080, below the
+# ephemeral port range so that no client socket can hold them. Override with
 # GAU_STACK_AMQP_PORT, GAU_STACK_PG_PORT, GAU_STACK_REDIS_PORT,
 # GAU_STACK_HTTP_PORT and GAU_STACK_DIST_PORT (Erlang distribution).
 #
@@ -43,7 +45,7 @@ say() {
 }
 
 usage() {
-    echo "usage: stack.sh up|down|env|status <run|test> [server...]" >&2
+    echo "usage: stack.sh up|down|env|status <run|test|bench> [server...]" >&2
     exit 2
 }
 
@@ -54,6 +56,7 @@ setup_stack() {
     case "$STACK" in
     run) d_amqp=5672 d_pg=5432 d_redis=6379 d_http=8080 d_dist=25680 ;;
     test) d_amqp=35672 d_pg=35432 d_redis=36379 d_http=38080 d_dist=25690 ;;
+    bench) d_amqp=27672 d_pg=27432 d_redis=27379 d_http=28080 d_dist=25700 ;;
     *) usage ;;
     esac
     AMQP_PORT=${GAU_STACK_AMQP_PORT:-$d_amqp}
@@ -212,6 +215,9 @@ secrets() {
     local u
     secret_make "$SECRETS/jwt-es256.pem" openssl genpkey -algorithm EC \
         -pkeyopt ec_paramgen_curve:P-256
+    # The edge verifies with the public half only: it can never sign.
+    secret_make "$SECRETS/jwt-es256.pub.pem" openssl pkey \
+        -in "$SECRETS/jwt-es256.pem" -pubout
     secret_make "$SECRETS/seal.key" random_hex 32
     for u in $AMQP_USERS; do
         secret_make "$SECRETS/amqp-$u" random_hex 16
@@ -251,6 +257,10 @@ pg_conf() {
         echo "unix_socket_directories = '$PGSOCK'"
         echo "max_connections = 200"
         echo "log_min_messages = warning"
+        # A taken username or email is normal traffic; the DETAIL and
+        # STATEMENT lines of its error would write the value to the log.
+        echo "log_error_verbosity = terse"
+        echo "log_min_error_statement = panic"
         if [ "$STACK" = test ]; then
             # Durability buys nothing for throw-away test data.
             echo "fsync = off"
@@ -321,7 +331,7 @@ redis_up() {
         echo "pidfile $REDISDIR/redis.pid"
         echo "daemonize yes"
         echo "loglevel warning"
-        if [ "$STACK" = run ]; then
+        if [ "$STACK" != test ]; then
             echo "appendonly yes"
         else
             echo "appendonly no"
@@ -427,6 +437,14 @@ defs = {
     "permissions": [{"user": u, "vhost": "/", "configure": p[0],
                      "write": p[1], "read": p[2]}
                     for u, p in perms.items()],
+    # Dead letters are kept a week and at most 100,000 per service: an
+    # operator looks at them (gauctl dead), they are no archive.
+    "policies": [{"vhost": "/", "name": "gau-dead",
+                  "pattern": r"^[a-z][a-z0-9_]*\.dead$",
+                  "apply-to": "queues", "priority": 0,
+                  "definition": {"message-ttl": 7 * 24 * 3600 * 1000,
+                                 "max-length": 100000,
+                                 "overflow": "drop-head"}}],
 }
 print(json.dumps(defs, indent=1))
 EOF
@@ -620,7 +638,7 @@ cmd_env() {
     fi
     out GAU_HTTP_PORT "$HTTP_PORT"
     out GAU_JWT_PRIVATE_KEY_FILE "$SECRETS/jwt-es256.pem"
-    out GAU_JWT_PUBLIC_KEY_FILES "$SECRETS/jwt-es256.pem"
+    out GAU_JWT_PUBLIC_KEY_FILES "$SECRETS/jwt-es256.pub.pem"
     out GAU_SEAL_KEY_FILE "$SECRETS/seal.key"
     out GAU_TRUSTED_PUBLISHERS gau-edge
     out GAU_STACK_DIR "$DIR"

@@ -33,7 +33,7 @@ say() {
 }
 
 usage() {
-    echo "usage: system.sh start|stop|status|check <run|test>" >&2
+    echo "usage: system.sh start|stop|status|check <run|test|bench>" >&2
     exit 2
 }
 
@@ -78,8 +78,44 @@ check_built() {
     done
 }
 
+# Credentials and keys: each process is started with its own only, so the
+# edge cannot sign tokens or publish as a service, and no worker can
+# publish as the edge (whose principal the services trust).
+CREDENTIALS="GAU_AMQP_URL GAU_AMQP_URL_EDGE GAU_AMQP_URL_ACCOUNT
+    GAU_AMQP_URL_AUTHORIZATION GAU_AMQP_URL_PRODUCER GAU_PG_URL
+    GAU_PG_URL_ACCOUNT GAU_PG_URL_AUTHORIZATION GAU_JWT_PRIVATE_KEY_FILE
+    GAU_JWT_PUBLIC_KEY_FILES GAU_SEAL_KEY_FILE"
+
+proc_credentials() {
+    case "$1" in
+    gau-edge) echo "GAU_AMQP_URL_EDGE GAU_JWT_PUBLIC_KEY_FILES" ;;
+    gau-worker-account) echo "GAU_AMQP_URL_ACCOUNT GAU_PG_URL_ACCOUNT" ;;
+    gau-worker-authorization)
+        echo "GAU_AMQP_URL_AUTHORIZATION GAU_PG_URL_AUTHORIZATION" \
+            "GAU_JWT_PRIVATE_KEY_FILE GAU_SEAL_KEY_FILE"
+        ;;
+    esac
+}
+
+# Prints the "-u NAME" arguments of env(1) that hide from process $1 every
+# credential that is not its own. A process whose own variable is unset
+# keeps the shared one (GAU_AMQP_URL, GAU_PG_URL) given from outside.
+proc_hidden() {
+    local own v
+    own=" $(proc_credentials "$1") "
+    for v in $own; do
+        case "$v" in
+        GAU_AMQP_URL_*) [ -n "${!v:-}" ] || own+=" GAU_AMQP_URL " ;;
+        GAU_PG_URL_*) [ -n "${!v:-}" ] || own+=" GAU_PG_URL " ;;
+        esac
+    done
+    for v in $CREDENTIALS; do
+        case "$own" in *" $v "*) ;; *) printf -- '-u %s ' "$v" ;; esac
+    done
+}
+
 start_one() {
-    local p=$1 cmd
+    local p=$1 cmd hidden
     if proc_alive "$p"; then
         say "$p already runs (pid $(head -n 1 "$PIDS/$p.pid"))"
         return 0
@@ -87,7 +123,9 @@ start_one() {
     read -r -a cmd <<<"$(proc_cmd "$p")"
     # A session of its own, so a Ctrl-C at the terminal reaches only the
     # script, which then stops everything in order with SIGTERM.
-    setsid "${cmd[@]}" </dev/null >>"$LOGDIR/$p.log" 2>&1 &
+    read -r -a hidden <<<"$(proc_hidden "$p")"
+    setsid env "${hidden[@]}" "${cmd[@]}" </dev/null \
+        >>"$LOGDIR/$p.log" 2>&1 &
     echo $! >"$PIDS/$p.pid"
 }
 
@@ -117,6 +155,11 @@ cmd_start() {
     local p
     check_built
     eval "$("$HERE/stack.sh" env "$STACK")"
+    # The test stack closes idle and dribbling connections after 5 s
+    # instead of 30, so the slow-client tests finish quickly.
+    if [ "$STACK" = test ]; then
+        export GAU_HTTP_TIMEOUT_S=${GAU_HTTP_TIMEOUT_S:-5}
+    fi
     mkdir -p "$PIDS" "$LOGDIR"
     if ! proc_alive gau-edge &&
         (exec 3<>"/dev/tcp/127.0.0.1/$GAU_HTTP_PORT") 2>/dev/null; then
@@ -178,7 +221,7 @@ cmd_status() {
 
 [ $# -eq 2 ] || usage
 STACK=$2
-case "$STACK" in run | test) ;; *) usage ;; esac
+case "$STACK" in run | test | bench) ;; *) usage ;; esac
 DIR=$(readlink -f "$ROOT/var/$STACK" 2>/dev/null || echo "$ROOT/var/$STACK")
 PIDS="$DIR/pids"
 LOGDIR="$DIR/log"
