@@ -25,13 +25,14 @@
 
 static int load_config(struct edge_config *cfg)
 {
-    long port, conns, threads, body, timeout, ttl, refresh;
+    long port, conns, threads, body, timeout, ttl, refresh, http_timeout;
     int rc = 0;
 
     rc |= gau_env_long("GAU_HTTP_PORT", 8080, 1, 65535, &port);
     rc |= gau_env_long("GAU_HTTP_MAX_CONNECTIONS", 20000, 1, 1000000,
                        &conns);
     rc |= gau_env_long("GAU_HTTP_THREADS", 2, 1, 64, &threads);
+    rc |= gau_env_long("GAU_HTTP_TIMEOUT_S", 30, 1, 3600, &http_timeout);
     rc |= gau_env_long("GAU_BODY_MAX", 1048576, 1, 64L * 1024 * 1024, &body);
     rc |= gau_env_long("GAU_RPC_TIMEOUT_MS", 5000, 1, 600000, &timeout);
     rc |= gau_env_long("GAU_ACCESS_TTL_S", 900, 1, 86400, &ttl);
@@ -42,6 +43,7 @@ static int load_config(struct edge_config *cfg)
     cfg->port = (int)port;
     cfg->max_conns = (unsigned)conns;
     cfg->threads = (unsigned)threads;
+    cfg->timeout_s = (unsigned)http_timeout;
     cfg->body_max = (size_t)body;
     cfg->rpc_timeout_ms = timeout;
     cfg->refresh_ttl_s = refresh;

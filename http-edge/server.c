@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -26,10 +28,24 @@
 #include "http-edge/server.h"
 
 #define CONN_MEMORY_LIMIT (16 * 1024)
-#define CONN_TIMEOUT_S 30
+#define WATCH_PERIOD_MS 250
 #define JSON_TYPE "application/json; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define LOGIN_FAILED "invalid login or password"
+
+/*
+ * A connection waiting for a request to arrive in full. MHD's own timeout
+ * counts inactivity only, so a client sending a byte a second would hold
+ * a connection for ever; the watch thread closes a connection whose
+ * request (headers and body) has not arrived within the timeout of the
+ * connection opening or of the previous request completing.
+ */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    MHD_socket fd;
+    int64_t since_ms; /* waiting since; 0 while a request is handled */
+    bool cut;         /* shut down by the watch thread */
+};
 
 struct edge_server {
     struct edge_config cfg;
@@ -43,6 +59,14 @@ struct edge_server {
     /* Held around every use of rpc, so detaching waits for callers. */
     pthread_mutex_t rpc_lock;
     struct bus_rpc *rpc;
+
+    /* Connections, for the request deadline; all under watch_lock. */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
+    struct conn_watch *watch_head;
+    bool watch_running;
+    bool watch_stop;
+    pthread_t watch_thread;
 };
 
 /*
@@ -341,6 +365,11 @@ static enum MHD_Result req_auth(struct edge_req *req)
     int rc;
 
     rc = edge_bearer(header(req, "Authorization"), &token);
+    if (rc == GAU_ETOOBIG) {
+        /* A token was presented, so the challenge says it is invalid. */
+        log_info("access token refused: token too long");
+        return respond_unauth(req, true, "invalid or expired access token");
+    }
     if (rc < 0)
         return respond_unauth(req, false, "a bearer token is required");
     rc = gau_jwt_verify(req->srv->ks, &req->srv->cfg.jwt, token,
@@ -811,6 +840,110 @@ static enum MHD_Result req_again(struct edge_req *req, bool *handled)
     return MHD_YES;
 }
 
+/* The request deadline (see struct conn_watch). */
+
+static void watch_mark(struct edge_server *srv, struct MHD_Connection *conn,
+                       bool waiting)
+{
+    const union MHD_ConnectionInfo *ci;
+    struct conn_watch *w;
+
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    w = ci ? ci->socket_context : NULL;
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_lock);
+    w->since_ms = waiting ? gau_mono_ms() : 0;
+    pthread_mutex_unlock(&srv->watch_lock);
+}
+
+/*
+ * MHD calls this before it closes the socket, so while the watch thread
+ * holds watch_lock every fd in the list is still the connection's own.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct edge_server *srv = cls;
+    struct conn_watch *w = *socket_context;
+    const union MHD_ConnectionInfo *ci;
+
+    pthread_mutex_lock(&srv->watch_lock);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED && !w) {
+        ci = MHD_get_connection_info(conn,
+                                     MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = xcalloc(1, sizeof(*w));
+        w->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        w->since_ms = gau_mono_ms();
+        w->next = srv->watch_head;
+        if (w->next)
+            w->next->prev = w;
+        srv->watch_head = w;
+        *socket_context = w;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            srv->watch_head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        free(w);
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+}
+
+/*
+ * Shuts down the socket of every connection past its deadline; MHD then
+ * sees the end of the stream and closes the connection itself.
+ */
+static void *watch_main(void *arg)
+{
+    struct edge_server *srv = arg;
+    int64_t limit = (int64_t)srv->cfg.timeout_s * 1000;
+    struct timespec ts;
+    struct conn_watch *w;
+    int64_t now;
+    int cut;
+
+    pthread_mutex_lock(&srv->watch_lock);
+    while (!srv->watch_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += WATCH_PERIOD_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&srv->watch_cond, &srv->watch_lock, &ts);
+        now = gau_mono_ms();
+        cut = 0;
+        for (w = srv->watch_head; w; w = w->next) {
+            if (w->cut || !w->since_ms || now - w->since_ms < limit ||
+                w->fd == MHD_INVALID_SOCKET)
+                continue;
+            shutdown(w->fd, SHUT_RDWR);
+            w->cut = true;
+            cut++;
+        }
+        if (cut)
+            log_info("closed %d connections without a complete request "
+                     "after %u s", cut, srv->cfg.timeout_s);
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+    return NULL;
+}
+
+static void watch_stop(struct edge_server *s)
+{
+    if (!s->watch_running)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    s->watch_stop = true;
+    pthread_cond_signal(&s->watch_cond);
+    pthread_mutex_unlock(&s->watch_lock);
+    pthread_join(s->watch_thread, NULL);
+    s->watch_running = false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version,
@@ -833,6 +966,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         *upload_size = 0;
     } else {
         gau_log_set_corr(req->corr);
+        watch_mark(srv, conn, false);
         ret = req_again(req, &handled);
         if (!handled && !req->status)
             ret = req_run(req);
@@ -862,6 +996,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
     if (req->status)
         edge_metrics_request(route, req->status);
 
+    watch_mark(srv, conn, true);
     pthread_mutex_lock(&req->lock);
     req->mhd_done = true;
     if (req->state == REQ_WAITING || req->state == REQ_SUSPENDED)
@@ -891,6 +1026,7 @@ struct edge_server *edge_server_new(const struct edge_config *cfg,
                                     struct bus_rpc *rpc)
 {
     struct edge_server *s = xcalloc(1, sizeof(*s));
+    pthread_condattr_t ca;
 
     s->cfg = *cfg;
     s->ks = ks;
@@ -901,6 +1037,11 @@ struct edge_server *edge_server_new(const struct edge_config *cfg,
     atomic_init(&s->stopping, false);
     atomic_init(&s->inflight, 0);
     pthread_mutex_init(&s->rpc_lock, NULL);
+    pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->watch_cond, &ca);
+    pthread_condattr_destroy(&ca);
     return s;
 }
 
@@ -925,16 +1066,22 @@ int edge_server_start(struct edge_server *s)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_END);
     if (!s->daemon) {
         log_error("cannot listen on %s:%d", s->cfg.addr, s->cfg.port);
         return GAU_EIO;
     }
-    log_info("listening on %s:%d threads=%u", s->cfg.addr, s->cfg.port,
-             s->cfg.threads);
+    if (pthread_create(&s->watch_thread, NULL, watch_main, s) != 0) {
+        log_error("cannot start the connection deadline thread");
+        return GAU_EIO;
+    }
+    s->watch_running = true;
+    log_info("listening on %s:%d threads=%u timeout=%us", s->cfg.addr,
+             s->cfg.port, s->cfg.threads, s->cfg.timeout_s);
     return 0;
 }
 
@@ -961,12 +1108,15 @@ void edge_server_free(struct edge_server *s)
 {
     if (!s)
         return;
+    watch_stop(s);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     /* MHD hands the quiesced socket to the caller to close. */
     if (s->listen_fd != MHD_INVALID_SOCKET)
         close(s->listen_fd);
     pthread_mutex_destroy(&s->rpc_lock);
+    pthread_mutex_destroy(&s->watch_lock);
+    pthread_cond_destroy(&s->watch_cond);
     free(s->jwks);
     free(s);
 }

@@ -30,6 +30,7 @@ struct edge_config {
     int port;               /* GAU_HTTP_PORT */
     unsigned max_conns;     /* GAU_HTTP_MAX_CONNECTIONS */
     unsigned threads;       /* GAU_HTTP_THREADS */
+    unsigned timeout_s;     /* GAU_HTTP_TIMEOUT_S: idle, and whole request */
     size_t body_max;        /* GAU_BODY_MAX */
     int64_t rpc_timeout_ms; /* GAU_RPC_TIMEOUT_MS */
     int64_t refresh_ttl_s;  /* GAU_REFRESH_TTL_S, the refresh cookie */

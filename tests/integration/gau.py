@@ -598,3 +598,170 @@ def poll(fn, timeout, interval=0.1, what="condition"):
             raise AssertionError("%s not reached within %.1f s (last: %r)"
                                  % (what, timeout, last))
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------- tokens
+# Building access tokens by hand, for the token tests: ES256 signatures
+# are made by the openssl command with a PEM key file, HS256 with hmac.
+
+def stack_secret(name):
+    """The path of a file in $GAU_STACK_DIR/secrets (must exist)."""
+    path = os.path.join(env("GAU_STACK_DIR"), "secrets", name)
+    if not os.path.isfile(path):
+        raise AssertionError("no secret file %s" % path)
+    return path
+
+
+def jwt_signing_input(header, claims):
+    """b64url(header) "." b64url(claims), from dicts or raw bytes."""
+    def enc(part):
+        if isinstance(part, (bytes, bytearray)):
+            return b64url_encode(bytes(part))
+        return b64url_encode(json.dumps(part, separators=(",", ":"))
+                             .encode("utf-8"))
+    return enc(header) + "." + enc(claims)
+
+
+def der_to_raw_sig(der, size=32):
+    """An ECDSA DER signature (SEQUENCE of two INTEGERs) as r || s."""
+    def read_len(b, i):
+        n = b[i]
+        i += 1
+        if n & 0x80:
+            k = n & 0x7f
+            n = int.from_bytes(b[i:i + k], "big")
+            i += k
+        return n, i
+
+    if not der or der[0] != 0x30:
+        raise AssertionError("not a DER signature: %r" % der[:8])
+    _, i = read_len(der, 1)
+    out = b""
+    for _ in range(2):
+        if der[i] != 0x02:
+            raise AssertionError("not a DER INTEGER in %r" % der)
+        n, i = read_len(der, i + 1)
+        v = int.from_bytes(der[i:i + n], "big")
+        i += n
+        out += v.to_bytes(size, "big")
+    return out
+
+
+def es256_sign_pem(pem_path, signing_input):
+    """The raw 64-byte ES256 signature of signing_input by the key."""
+    p = subprocess.run(["openssl", "dgst", "-sha256", "-sign", pem_path],
+                       input=signing_input.encode("ascii"),
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("openssl dgst -sign failed: %s"
+                             % p.stderr.decode("utf-8", "replace"))
+    return der_to_raw_sig(p.stdout)
+
+
+def es256_token(pem_path, header, claims):
+    """A compact JWT over header and claims signed by pem_path."""
+    si = jwt_signing_input(header, claims)
+    return si + "." + b64url_encode(es256_sign_pem(pem_path, si))
+
+
+def hs256_token(secret, header, claims):
+    import hmac
+    si = jwt_signing_input(header, claims)
+    mac = hmac.new(secret, si.encode("ascii"), hashlib.sha256).digest()
+    return si + "." + b64url_encode(mac)
+
+
+def p256_keygen(path):
+    """Writes a fresh EC P-256 private key (PEM) to path."""
+    p = subprocess.run(["openssl", "genpkey", "-algorithm", "EC",
+                        "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-out", path], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("openssl genpkey failed: %s"
+                             % p.stderr.decode("utf-8", "replace"))
+    return path
+
+
+def public_pem(private_pem_path):
+    """The SubjectPublicKeyInfo PEM (bytes) of a private key file."""
+    p = subprocess.run(["openssl", "pkey", "-in", private_pem_path,
+                        "-pubout"], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("openssl pkey -pubout failed: %s"
+                             % p.stderr.decode("utf-8", "replace"))
+    return p.stdout
+
+
+# ---------------------------------------------------------------- misc
+
+def proc_rss_kib(pid):
+    """VmRSS of a process in KiB (0 when it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def worker_children(service, role="actor"):
+    """Pids of the children of gau-worker <service> whose title has
+    "<service>.<role>" (actor, relay, projector)."""
+    want = "%s.%s" % (service, role)
+    return [c for c in children(stack_pid("gau-worker-" + service))
+            if want in proc_title(c)]
+
+
+def edge_log_since(offset):
+    """The edge's log from byte offset on, and the new end offset."""
+    path = os.path.join(env("GAU_STACK_DIR"), "log", "gau-edge.log")
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", "replace"), offset + len(data)
+
+
+def edge_log_size():
+    path = os.path.join(env("GAU_STACK_DIR"), "log", "gau-edge.log")
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def dead_letters_many(message_ids, queue="account.dead", timeout=10.0):
+    """Takes the dead letters whose message_id is in message_ids from
+    queue (admin), as dead_letters does for one; returns a dict
+    message_id -> list of (props, body, monotonic time first seen).
+    Polls until every id is found or timeout."""
+    want = set(message_ids)
+    found = {}
+    deadline = time.monotonic() + timeout
+    with Amqp(env("GAU_AMQP_URL"), reply_queue=False) as a:
+        while True:
+            ch = a.conn.channel()
+            while True:
+                method, props, body = ch.basic_get(queue, auto_ack=False)
+                if method is None:
+                    break
+                if props.message_id in want:
+                    ch.basic_ack(method.delivery_tag)
+                    found.setdefault(props.message_id, []).append(
+                        (props, body, time.monotonic()))
+            ch.close()
+            if want <= set(found) or time.monotonic() >= deadline:
+                return found
+            a.conn.sleep(0.1)
+
+
+def header_str(props, name):
+    """An AMQP header as str (pika gives bytes or str), or None."""
+    v = (props.headers or {}).get(name)
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    return v
