@@ -5,6 +5,8 @@
 #   make test       unit + integration tests (sanitizer build, own stack)
 #   make reliability  the long fault-injection cases (tests/reliability)
 #   make check      style checker, then the test suite
+#   make bench      benchmarks against reference runs (own stack, release
+#                   build), a Markdown table and tools/bench/results.json
 #   make clean      remove build/
 #
 # Knobs: V=1 shows commands; SANITIZE=address,undefined builds with
@@ -50,6 +52,7 @@ EDGE_SRC := $(filter-out http-edge/main.c,$(sort $(wildcard http-edge/*.c)))
 SVC_SRC := $(sort $(wildcard actors/account/*.c actors/authorization/*.c))
 CTL_SRC := $(filter-out tools/gauctl/main.c,$(sort $(wildcard tools/gauctl/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(BUILD)/obj/gen/gau_schema.o
@@ -63,6 +66,7 @@ LIBSVC := $(BUILD)/lib/libgausvc.a
 LIBCTL := $(BUILD)/lib/libgauctl.a
 BINS := $(BUILD)/bin/gau-edge $(BUILD)/bin/gau-worker $(BUILD)/bin/gauctl
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst tools/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
 
 all: $(BINS) $(GEN_DOC)
 
@@ -119,6 +123,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call test_libs,%)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# The load tools of make bench, one binary per tools/bench/*.c.
+$(BENCH_BINS): $(BUILD)/bin/%: $(BUILD)/obj/tools/bench/%.o $(LIBSVC) \
+	$(LIBGAU)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-bins: $(BENCH_BINS)
+
 docs: $(GEN_DOC)
 
 # A fresh Debian 12 machine has none of the -dev packages: run, test and
@@ -151,6 +164,14 @@ reliability: deps
 unit: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) unit-bins
 	$(Q)BUILD=$(BUILD) tools/test.sh unit
+
+# Benchmarks run the optimised build without sanitizers (build/release
+# unless BUILD is given) on the bench stack; the bench-only packages are
+# installed here, never by make test.
+bench: deps
+	$(Q)tools/stack/deps.sh tools/stack/packages-bench.txt
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) all bench-bins
+	$(Q)BUILD=$(BUILD) tools/bench/bench.sh
 
 style:
 	$(Q)tools/check-style.sh

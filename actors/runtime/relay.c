@@ -144,7 +144,19 @@ static void relay_wait(struct relay *r, int timeout_ms)
 {
     struct pollfd pfd = { PQsocket(r->pg), POLLIN, 0 };
     PGnotify *n;
+    int pending = 0;
 
+    /*
+     * A notification that arrived with the last batch's query results is
+     * already in libpq's queue, not on the socket: poll() would sleep the
+     * whole timeout over it while its event waits.
+     */
+    while ((n = PQnotifies(r->pg)) != NULL) {
+        PQfreemem(n);
+        pending = 1;
+    }
+    if (pending)
+        return;
     if (pfd.fd >= 0)
         poll(&pfd, 1, timeout_ms);
     else

@@ -253,6 +253,13 @@ for ((i = 1; i <= REPS; i++)); do
     "$BIN/busbench" raw "$BUS_N" "$ACTORS" "$PREFETCH" "$RUN/users.txt" \
         >"$RUN/raw.$i"
     record bus ref "$(sed 's/.* rate=\([0-9.]*\).*/\1/' "$RUN/raw.$i")"
+    # What the database allows the pool: the write path's transaction
+    # with as many clients as the pool has actors.
+    pgbench -n -M extended -c "$ACTORS" -j "$ACTORS" -T "$SECS" \
+        "${PGARGS[@]}" "${pgb_args[@]}" gau_account >"$RUN/pgbench2.$i" 2>&1 ||
+        { tail -n 20 "$RUN/pgbench2.$i" >&2; die "pgbench failed"; }
+    record bus_db ours "$(sed 's/.* rate=\([0-9.]*\).*/\1/' "$RUN/bus.$i")"
+    record bus_db ref "$(awk '/^tps = / { print $3 }' "$RUN/pgbench2.$i")"
 done
 
 # --- sign-in --------------------------------------------------------------
@@ -291,6 +298,8 @@ rss_kib() {
 }
 
 EDGE=$(head -n 1 "$VAR/pids/gau-edge.pid")
+record edge_mem_idle ours "$(rss_kib "$EDGE" |
+    awk '{ printf "%.1f\n", $1 / 1024 }')"
 say "edge memory: $CONNS idle keep-alive connections"
 for ((i = 1; i <= REPS; i++)); do
     "$BIN/idleconns" "$GAU_HTTP_PORT" "$CONNS" "$EDGE" >"$RUN/idle.$i" ||
@@ -299,8 +308,6 @@ for ((i = 1; i <= REPS; i++)); do
         "$RUN/idle.$i" | awk '{ printf "%.1f\n", $1 / 1024 }')"
     sleep 1
 done
-record edge_mem_idle ours "$(rss_kib "$EDGE" |
-    awk '{ printf "%.1f\n", $1 / 1024 }')"
 
 say "worker memory: idle actor and supervisor of gau-worker account"
 SUP=$(head -n 1 "$VAR/pids/gau-worker-account.pid")
@@ -357,4 +364,5 @@ done
 
 /usr/bin/python3 "$HERE/report.py" "$RES" "$HERE/results.json" \
     "$(nproc)" "${GAU_ARGON2_M_KIB:-19456}" "${GAU_ARGON2_T:-2}" \
-    "${GAU_ARGON2_P:-1}" "$LAG_RATE" "$SECS" "$REPS"
+    "${GAU_ARGON2_P:-1}" "$LAG_RATE" "$SECS" "$REPS" "$EVENTS" "$CONNS" \
+    "$ACTORS"

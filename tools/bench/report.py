@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""report.py RESULTS_DIR JSON_OUT CORES M T P LAG_RATE SECS REPS
+"""report.py RESULTS_DIR JSON_OUT CORES M T P LAG_RATE SECS REPS EVENTS
+CONNS ACTORS
 
 Turns the repetitions bench.sh recorded (RESULTS_DIR/<figure>.ours and
 .ref, one value a line) into medians, prints the Markdown table of make
@@ -19,7 +20,8 @@ def median(path):
 
 
 def main():
-    res, out, cores, m, t, p, lag_rate, secs, reps = sys.argv[1:10]
+    res, out, cores, m, t, p, lag_rate, secs, reps, events, conns, \
+        actors = sys.argv[1:13]
 
     def get(fig, side):
         return median(os.path.join(res, "%s.%s" % (fig, side)))
@@ -47,16 +49,20 @@ def main():
         ref=False)
     row("bus (commands straight to AMQP)", "bus", "commands/s",
         "ratio >= 0.5 (raw consume-ack loop)", None, 0.5)
+    row("bus vs its database (pgbench, %s clients)" % actors, "bus_db",
+        "commands/s", "reported (the pool's ceiling)", lambda v: True)
     row("projection lag p50 (at %s/s)" % lag_rate, "lag_p50", "ms",
         "reported", lambda v: True, ref=False)
     row("projection lag p99 (at %s/s)" % lag_rate, "lag_p99", "ms",
         "<= 50 ms", lambda v: v <= 50, ref=False)
-    row("replay (1,000,000 events)", "replay", "events/s",
+    row("replay (%s events)" % "{:,}".format(int(events)), "replay",
+        "events/s",
         ">= 100,000 events/s (ref: redis-benchmark -P 16)",
         lambda v: v >= 100000)
-    row("edge memory (10,000 idle keep-alive conns)", "edge_mem", "MiB",
-        "<= 64 MiB", lambda v: v <= 64, ref=False)
-    row("edge memory (no connections)", "edge_mem_idle", "MiB",
+    row("edge memory (%s idle keep-alive conns)" % "{:,}".format(
+        int(conns)), "edge_mem", "MiB", "<= 64 MiB", lambda v: v <= 64,
+        ref=False)
+    row("edge memory (before them)", "edge_mem_idle", "MiB",
         "reported", lambda v: True, ref=False)
     row("worker memory (one idle actor)", "actor_mem", "MiB", "<= 16 MiB",
         lambda v: v <= 16, ref=False)

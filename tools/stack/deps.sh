@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of tools/stack/packages.txt that are missing.
+# Installs the Debian packages of tools/stack/packages.txt (or of the list
+# file given as the argument) that are missing.
 #
 # Does nothing (and needs no root) when every package is installed. The
 # packages' own system services (rabbitmq-server, postgresql, redis-server)
@@ -8,7 +9,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-list="$here/packages.txt"
+list=${1:-"$here/packages.txt"}
 
 missing=()
 while read -r pkg; do
@@ -57,7 +58,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Whatever was started anyway (no policy-rc.d honoured, or installed
 # earlier) is stopped and kept from starting at boot.
-for svc in rabbitmq-server postgresql redis-server; do
+for svc in rabbitmq-server postgresql redis-server nginx; do
     if command -v systemctl >/dev/null 2>&1 &&
         [ -d /run/systemd/system ]; then
         "${sudo[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
@@ -69,7 +70,8 @@ done
 # Leftovers of the system services, found by their pid files (ours keep
 # theirs under var/ and are left alone).
 for pidfile in /run/redis/redis-server.pid \
-    /run/postgresql/15-main.pid /var/lib/rabbitmq/mnesia/*.pid; do
+    /run/postgresql/15-main.pid /var/lib/rabbitmq/mnesia/*.pid \
+    /run/nginx.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
     case "$pid" in ''|*[!0-9]*) continue ;; esac
