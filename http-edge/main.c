@@ -54,6 +54,28 @@ static int load_config(struct edge_config *cfg)
     return 0;
 }
 
+/*
+ * The edge only verifies. A private key within its reach would let anyone
+ * who takes the edge over mint tokens, so a file holding one is refused
+ * rather than used for its public half.
+ */
+static int check_public_only(const char *path)
+{
+    char *pem = NULL;
+    int rc;
+
+    rc = gau_file_read(path, 64 * 1024, &pem, NULL);
+    if (rc < 0)
+        return rc;
+    if (strstr(pem, "PRIVATE KEY-----")) {
+        log_error("cannot load JWT key '%s': it holds a private key; give "
+                  "the edge public keys only", path);
+        rc = GAU_EFORBIDDEN;
+    }
+    free(pem);
+    return rc;
+}
+
 /* Loads every file of GAU_JWT_PUBLIC_KEY_FILES; at least one is needed. */
 static struct gau_keyset *load_keys(void)
 {
@@ -71,7 +93,11 @@ static struct gau_keyset *load_keys(void)
     list = xstrdup(files);
     for (path = strtok_r(list, ",", &save); path && rc == 0;
          path = strtok_r(NULL, ",", &save)) {
-        rc = gau_keyset_add_pem_file(ks, path, 0);
+        rc = check_public_only(path);
+        if (rc == GAU_EFORBIDDEN)
+            break;
+        if (rc == 0)
+            rc = gau_keyset_add_pem_file(ks, path, 0);
         if (rc < 0)
             log_error("cannot load JWT key '%s': %s", path,
                       gau_strerror(rc));

@@ -43,6 +43,13 @@ static void allow_add(struct edge_match *m, const char *method)
              method);
 }
 
+/* HEAD is GET without the body (MHD leaves the body out by itself). */
+static int method_fits(const char *route_method, const char *method)
+{
+    return strcmp(route_method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
+
 void edge_route_match(const char *method, const char *url,
                       struct edge_match *m)
 {
@@ -57,7 +64,7 @@ void edge_route_match(const char *method, const char *url,
 
         if (strlen(r->path) != len || memcmp(r->path, url, len) != 0)
             continue;
-        if (strcmp(r->method, method) == 0) {
+        if (method_fits(r->method, method)) {
             m->route = r;
             m->status = 0;
             m->allow[0] = '\0';
@@ -65,5 +72,7 @@ void edge_route_match(const char *method, const char *url,
         }
         m->status = 405;
         allow_add(m, r->method);
+        if (strcmp(r->method, "GET") == 0)
+            allow_add(m, "HEAD");
     }
 }

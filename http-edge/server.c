@@ -266,6 +266,62 @@ static bool is_json_type(const char *ct)
  * Refuses a body that is too big by its Content-Length, or not JSON, before
  * a byte of it is read. Returns MHD_YES having answered, or -1 to go on.
  */
+/*
+ * MHD decodes %XX in the path before it hands it over, so
+ * "/api/v2/account%2Fprofile" would reach the profile route while a proxy
+ * in front routed it as something else. The edge routes on the path as
+ * sent: an escaped path matches no route (no route has a '%').
+ */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
+struct header_count {
+    const char *name;
+    int n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+    struct header_count *hc = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, hc->name) == 0)
+        hc->n++;
+    return MHD_YES;
+}
+
+static int header_count(struct edge_req *req, const char *name)
+{
+    struct header_count hc = { name, 0 };
+
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header,
+                              &hc);
+    return hc.n;
+}
+
+/*
+ * A request whose length two parties could read differently (two
+ * Content-Length headers, or one beside Transfer-Encoding) is how requests
+ * are smuggled past a proxy: refuse it, as RFC 9112 asks.
+ */
+static int check_framing(struct edge_req *req, const char *cl,
+                         const char *te)
+{
+    if (cl && header_count(req, "Content-Length") > 1)
+        return respond_error(req, GAU_EPROTO,
+                             "more than one Content-Length", NULL);
+    if (cl && te)
+        return respond_error(req, GAU_EPROTO,
+                             "Content-Length with Transfer-Encoding", NULL);
+    return -1;
+}
+
 static int check_body_headers(struct edge_req *req)
 {
     const char *cl = header(req, "Content-Length");
@@ -323,6 +379,10 @@ static enum MHD_Result req_begin(struct edge_req *req, const char *url,
 
     snprintf(req->method, sizeof(req->method), "%s", method);
     edge_route_match(method, url, &req->match);
+    ret = check_framing(req, header(req, "Content-Length"),
+                        header(req, "Transfer-Encoding"));
+    if (ret != -1)
+        return (enum MHD_Result)ret;
     has_body = header(req, "Transfer-Encoding") ||
                (header(req, "Content-Length") &&
                 strcmp(header(req, "Content-Length"), "0") != 0);
@@ -1069,6 +1129,7 @@ int edge_server_start(struct edge_server *s)
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_END);
     if (!s->daemon) {

@@ -86,18 +86,37 @@ static void test_wrong_method(void **state)
 {
     expect_status("GET", "/api/v2/account/register", 405, "POST");
     expect_status("PUT", "/api/v2/account/login", 405, "POST");
-    expect_status("DELETE", "/api/v2/account/profile", 405, "GET, PATCH");
-    expect_status("POST", "/api/v2/account/profile", 405, "GET, PATCH");
+    expect_status("DELETE", "/api/v2/account/profile", 405,
+                  "GET, HEAD, PATCH");
+    expect_status("POST", "/api/v2/account/profile", 405,
+                  "GET, HEAD, PATCH");
     expect_status("GET", "/api/v2/account/logout", 405, "POST");
     expect_status("GET", "/api/v2/authorization/token/refresh", 405,
                   "POST");
     expect_status("POST", "/api/v2/authorization/.well-known/jwks.json",
-                  405, "GET");
-    expect_status("POST", "/healthz", 405, "GET");
-    expect_status("HEAD", "/readyz", 405, "GET");
-    expect_status("PATCH", "/metrics", 405, "GET");
+                  405, "GET, HEAD");
+    expect_status("POST", "/healthz", 405, "GET, HEAD");
+    expect_status("PATCH", "/metrics", 405, "GET, HEAD");
     /* Methods are case-sensitive (RFC 9110). */
-    expect_status("get", "/healthz", 405, "GET");
+    expect_status("get", "/healthz", 405, "GET, HEAD");
+}
+
+/* HEAD goes wherever GET does (RFC 9110), and nowhere else. */
+static void test_head_follows_get(void **state)
+{
+    expect_route("HEAD", "/readyz", EDGE_ROUTE_READYZ);
+    expect_route("HEAD", "/api/v2/account/profile", EDGE_ROUTE_PROFILE_GET);
+    expect_route("HEAD", "/api/v2/authorization/.well-known/jwks.json",
+                 EDGE_ROUTE_JWKS);
+    expect_status("HEAD", "/api/v2/account/register", 405, "POST");
+}
+
+/* Routing sees the path as sent: an escaped character is no match. */
+static void test_escaped_paths_match_nothing(void **state)
+{
+    expect_status("GET", "/api/v2/account%2Fprofile", 404, "");
+    expect_status("GET", "/api/v2/account/%70rofile", 404, "");
+    expect_status("GET", "/api/v2/account/profile%00", 404, "");
 }
 
 static void test_trailing_slash_is_another_path(void **state)
@@ -112,7 +131,7 @@ static void test_query_string_ignored(void **state)
     expect_route("GET", "/healthz?verbose=1", EDGE_ROUTE_HEALTHZ);
     expect_route("GET", "/api/v2/account/profile?", EDGE_ROUTE_PROFILE_GET);
     expect_status("DELETE", "/api/v2/account/profile?x=/y", 405,
-                  "GET, PATCH");
+                  "GET, HEAD, PATCH");
     expect_status("GET", "/healthz/?x", 404, "");
 }
 
@@ -123,6 +142,8 @@ int main(void)
         cmocka_unit_test(test_table_ids_and_commands),
         cmocka_unit_test(test_unknown_paths),
         cmocka_unit_test(test_wrong_method),
+        cmocka_unit_test(test_head_follows_get),
+        cmocka_unit_test(test_escaped_paths_match_nothing),
         cmocka_unit_test(test_trailing_slash_is_another_path),
         cmocka_unit_test(test_query_string_ignored),
     };
