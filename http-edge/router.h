@@ -4,7 +4,9 @@
  * Matching is on the path alone: a query string is ignored, a trailing
  * slash is part of the path (so "/healthz/" is not "/healthz" and answers
  * 404). A path that exists with another method answers 405 with an Allow
- * header listing the methods it has, in table order.
+ * header listing the methods it has, in table order. HEAD matches wherever
+ * GET does. The path is compared as the client sent it, %XX escapes
+ * included, so an escaped path matches nothing.
  */
 #ifndef GAU_EDGE_ROUTER_H
 #define GAU_EDGE_ROUTER_H
