@@ -283,6 +283,38 @@ static void account_redact_register(void *payload)
     memset(in->password, 0, sizeof(in->password));
 }
 
+/*
+ * The request hash leaves the password out, so a second registration with
+ * the same key and another password would match it: the stored reply is
+ * sent again only when this password is the one the user was created with.
+ */
+static int account_replay_register(void *vctx, struct tx *tx,
+                                   const struct cmd *cmd,
+                                   const void *stored, struct svc_result *res)
+{
+    static const char sql[] =
+        "SELECT password_hash FROM users WHERE id = $1::uuid";
+    const struct gau_account_register *in = cmd->payload;
+    const struct gau_account_register_reply *rep = stored;
+    const char *vals[1] = { rep->user_id };
+    PGresult *r = NULL;
+    int rc;
+
+    rc = pgx_exec(tx->pg, sql, 1, vals, NULL, NULL, &r, NULL, 0);
+    if (rc < 0)
+        return rc == GAU_EUNAVAIL ? rc : GAU_EINTERNAL;
+    rc = PQntuples(r) == 1
+             ? gau_password_verify(pgx_str(r, 0, 0), in->password)
+             : GAU_ENOTFOUND;
+    PQclear(r);
+    if (rc == 0)
+        return 0;
+    if (rc == GAU_EINTERNAL)
+        return svc_fail(res, rc, "cannot verify the password");
+    log_info("registration replay refused user_id=%s", rep->user_id);
+    return svc_fail(res, GAU_ECONFLICT, TX_REUSED);
+}
+
 static int account_init(void **out)
 {
     struct account_ctx *ctx = xcalloc(1, sizeof(*ctx));
@@ -314,9 +346,10 @@ static void account_fini(void *ctx)
 
 static const struct svc_handler account_handlers[] = {
     { "account.register", account_register, false, false,
-      account_redact_register },
-    { "account.login", account_login, true, false, NULL },
-    { "account.profile_update", account_profile_update, false, false, NULL },
+      account_redact_register, account_replay_register },
+    { "account.login", account_login, true, false, NULL, NULL },
+    { "account.profile_update", account_profile_update, false, false, NULL,
+      NULL },
 };
 
 static const struct svc_projection account_projections[] = {

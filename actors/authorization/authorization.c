@@ -421,11 +421,12 @@ static const unsigned char *authz_seal_key(void *vctx)
 }
 
 static const struct svc_handler authz_handlers[] = {
-    { "authorization.session_open", authz_session_open, false, true, NULL },
-    { "authorization.token_refresh", authz_token_refresh, false, true,
+    { "authorization.session_open", authz_session_open, false, true, NULL,
+      NULL },
+    { "authorization.token_refresh", authz_token_refresh, false, true, NULL,
       NULL },
     { "authorization.session_revoke", authz_session_revoke, false, false,
-      NULL },
+      NULL, NULL },
 };
 
 static const struct svc_projection authz_projections[] = {

@@ -49,6 +49,20 @@ struct svc_result {
 typedef int (*svc_handler_fn)(void *ctx, struct tx *tx, const struct cmd *cmd,
                               void *reply, struct svc_result *res);
 
+/*
+ * Decides whether the stored reply of an earlier run with the same command
+ * id and request hash may answer cmd again. stored_reply is that reply
+ * decoded into its typed struct (borrowed; unsealed when it was sealed).
+ * Runs on the command's transaction, which changes nothing. Returns 0 to
+ * send the stored reply, GAU_EUNAVAIL to try the whole command again
+ * later, or another negative gau_err (with res->message) to answer with
+ * that error instead: the request hash cannot see what redact() cleared,
+ * and a stored reply can outlive what it grants.
+ */
+typedef int (*svc_replay_fn)(void *ctx, struct tx *tx, const struct cmd *cmd,
+                             const void *stored_reply,
+                             struct svc_result *res);
+
 struct svc_handler {
     const char *type; /* command type, "account.register" */
     svc_handler_fn fn;
@@ -65,6 +79,8 @@ struct svc_handler {
      * NULL when the payload holds none worth hiding.
      */
     void (*redact)(void *payload_copy);
+    /* Checks a stored reply before it is sent again; NULL: always sent. */
+    svc_replay_fn replay_check;
 };
 
 /*

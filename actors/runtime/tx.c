@@ -138,11 +138,53 @@ static void tx_rollback(struct tx *tx)
 }
 
 /*
+ * Puts the stored reply (plain bytes) into *reply, or the error the
+ * handler's replay_check gives instead. Returns 0 or GAU_EUNAVAIL.
+ */
+static int tx_replay(struct tx *tx, void *ctx, const struct svc_handler *h,
+                     const unsigned char *stored, size_t len,
+                     msgpack_sbuffer *reply)
+{
+    const struct gau_msg_info *rinfo = gau_msg_find(tx->cmd->info->reply);
+    struct gau_field_errors fe = GAU_FIELD_ERRORS_INIT;
+    struct gau_envelope env;
+    struct svc_result res;
+    void *rep = NULL;
+    char why[160];
+    int rc = 0;
+
+    memset(&env, 0, sizeof(env));
+    memset(&res, 0, sizeof(res));
+    if (!h->replay_check || !rinfo) {
+        msgpack_sbuffer_write(reply, (const char *)stored, len);
+        return 0;
+    }
+    rep = xcalloc(1, rinfo->size);
+    if (gau_envelope_decode(&env, stored, len, TX_REPLY_MAX, why,
+                            sizeof(why)) < 0 ||
+        rinfo->decode(env.payload, rep, &fe) < 0) {
+        log_error("cannot decode the stored reply of %s", h->type);
+        rc = GAU_EINTERNAL;
+    } else {
+        rc = h->replay_check(ctx, tx, tx->cmd, rep, &res);
+    }
+    if (rc == 0)
+        msgpack_sbuffer_write(reply, (const char *)stored, len);
+    else if (rc != GAU_EUNAVAIL)
+        tx_error_reply(tx->cmd, rc, res.message, &res.fields, reply);
+    gau_envelope_release(&env);
+    memset(rep, 0, rinfo->size);
+    free(rep);
+    return rc == GAU_EUNAVAIL ? rc : 0;
+}
+
+/*
  * Claims the command id. Returns 1 when this run owns it, 0 when an earlier
  * run finished (the answer is then in *reply), or a gau_err.
  */
 static int tx_claim(struct tx *tx, const struct svc_def *def, void *ctx,
-                    const unsigned char *hash, msgpack_sbuffer *reply)
+                    const struct svc_handler *h, const unsigned char *hash,
+                    msgpack_sbuffer *reply)
 {
     static const char ins[] =
         "INSERT INTO processed_commands (command_id, type, request_hash, "
@@ -179,9 +221,7 @@ static int tx_claim(struct tx *tx, const struct svc_def *def, void *ctx,
     if (hlen != TX_HASH_LEN || memcmp(stored_hash, hash, hlen) != 0) {
         log_info("command id reused with a different request type=%s",
                  cmd->info->name);
-        tx_error_reply(cmd, GAU_ECONFLICT,
-                       "idempotency key reused with a different request",
-                       NULL, reply);
+        tx_error_reply(cmd, GAU_ECONFLICT, TX_REUSED, NULL, reply);
     } else if (strcmp(pgx_str(res, 0, 2), "t") == 0) {
         const unsigned char *key = def->seal_key ? def->seal_key(ctx) : NULL;
 
@@ -189,19 +229,20 @@ static int tx_claim(struct tx *tx, const struct svc_def *def, void *ctx,
             log_error("cannot unseal the stored reply of a command");
             tx_error_reply(cmd, GAU_EINTERNAL, "", NULL, reply);
         } else {
-            msgpack_sbuffer_write(reply, (const char *)plain, plen);
+            rc = tx_replay(tx, ctx, h, plain, plen, reply);
             memset(plain, 0, plen);
             free(plain);
         }
     } else {
-        msgpack_sbuffer_write(reply, (const char *)body, blen);
+        rc = tx_replay(tx, ctx, h, body, blen, reply);
     }
-    log_info("duplicate command answered from the store type=%s",
-             cmd->info->name);
+    if (rc == 0)
+        log_info("duplicate command answered from the store type=%s",
+                 cmd->info->name);
     PQfreemem(stored_hash);
     PQfreemem(body);
     PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* Stores the reply of a successful run. */
@@ -301,7 +342,7 @@ int tx_command(PGconn *pg, const struct svc_def *def, void *ctx,
         return GAU_EUNAVAIL;
     if (!h->readonly) {
         tx_hash_cmd(h, cmd, hash);
-        rc = tx_claim(tx, def, ctx, hash, reply);
+        rc = tx_claim(tx, def, ctx, h, hash, reply);
         if (rc <= 0) {
             tx_rollback(tx);
             return rc < 0 ? GAU_EUNAVAIL : 0;

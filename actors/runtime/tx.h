@@ -28,6 +28,8 @@
 
 #define TX_EVENTS_MAX 8
 #define TX_HASH_LEN 32
+/* The conflict message for a command id reused with another request. */
+#define TX_REUSED "idempotency key reused with a different request"
 
 struct tx_event {
     const struct gau_msg_info *info;
