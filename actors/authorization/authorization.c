@@ -344,6 +344,35 @@ static int authz_session_revoke(void *vctx, struct tx *tx,
     return rc;
 }
 
+/*
+ * Stored token replies outlive their session: a login or refresh repeated
+ * with the same key after a logout must not hand out tokens of a session
+ * that has ended.
+ */
+static int authz_replay_tokens(void *vctx, struct tx *tx,
+                               const struct cmd *cmd, const void *stored,
+                               struct svc_result *res)
+{
+    static const char sql[] =
+        "SELECT revoked_at IS NULL FROM sessions WHERE id = $1::uuid";
+    const struct gau_authorization_tokens *rep = stored;
+    const char *vals[1] = { rep->session_id };
+    PGresult *r = NULL;
+    int rc, live;
+
+    rc = pgx_exec(tx->pg, sql, 1, vals, NULL, NULL, &r, NULL, 0);
+    if (rc < 0)
+        return rc == GAU_EUNAVAIL ? rc : GAU_EINTERNAL;
+    live = PQntuples(r) == 1 && strcmp(pgx_str(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (live)
+        return 0;
+    log_info("token replay refused session_id=%s", rep->session_id);
+    return svc_fail(res, GAU_ECONFLICT,
+                    "this Idempotency-Key belongs to a session that has "
+                    "ended");
+}
+
 static int authz_load_keys(struct authz_ctx *ctx)
 {
     const char *path = gau_env("GAU_JWT_PRIVATE_KEY_FILE", NULL);
@@ -422,9 +451,9 @@ static const unsigned char *authz_seal_key(void *vctx)
 
 static const struct svc_handler authz_handlers[] = {
     { "authorization.session_open", authz_session_open, false, true, NULL,
-      NULL },
+      authz_replay_tokens },
     { "authorization.token_refresh", authz_token_refresh, false, true, NULL,
-      NULL },
+      authz_replay_tokens },
     { "authorization.session_revoke", authz_session_revoke, false, false,
       NULL, NULL },
 };

@@ -50,6 +50,34 @@ class ReplayCheckTest(unittest.TestCase):
                                     "password": "longenough2"})
         assert_error(self, r, 401, "unauthorized")
 
+    def test_login_replay_after_logout(self):
+        u = gau.new_user(self, "idl")
+        key = gau.unique("k-login")
+        body = {"login": u["username"], "password": gau.PASSWORD}
+        r1 = post("/account/login", body, idem=key)
+        self.assertEqual(r1.status, 200, r1)
+        r = post("/account/login", body, idem=key)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["refresh_token"], r1.json["refresh_token"])
+
+        r = post("/account/logout", None, token=r1.json["access_token"])
+        self.assertEqual(r.status, 204, r)
+        r = post("/account/login", body, idem=key)
+        e = assert_error(self, r, 409, "conflict")
+        self.assertEqual(e["message"], ENDED)
+
+    def test_refresh_replay_after_logout(self):
+        u = gau.new_user(self, "idr")
+        key = gau.unique("k-refresh")
+        body = {"refresh_token": u["refresh"]}
+        r1 = post("/authorization/token/refresh", body, idem=key)
+        self.assertEqual(r1.status, 200, r1)
+        r = post("/account/logout", None, token=r1.json["access_token"])
+        self.assertEqual(r.status, 204, r)
+        r = post("/authorization/token/refresh", body, idem=key)
+        e = assert_error(self, r, 409, "conflict")
+        self.assertEqual(e["message"], ENDED)
+
 
 if __name__ == "__main__":
     unittest.main()
