@@ -33,11 +33,6 @@ struct actor {
     int64_t rd_retry_ms;
     const char *trusted;
     long prefetch;
-    /*
-     * GAU_PROJECT_INLINE=0 leaves every projection to the projector; the
-     * benchmark uses it to time the asynchronous path on its own.
-     */
-    long project_inline;
     volatile int *stop;
 };
 
@@ -94,6 +89,26 @@ int actor_user_in(const char *list, const char *user)
         p = end;
     }
     return 0;
+}
+
+const char *actor_routed_key(const struct bus_delivery *d)
+{
+    if (strcmp(d->exchange, GAU_EXCHANGE_COMMANDS) == 0)
+        return d->routing_key;
+    return d->origin;
+}
+
+int actor_check_route(const struct bus_delivery *d, const char *type,
+                      char *why, size_t size)
+{
+    const char *key = actor_routed_key(d);
+
+    if (strcmp(key, type) == 0)
+        return 0;
+    /* Both come from the publisher: cut them to fit a log line. */
+    snprintf(why, size, "routing key '%.64s' does not match type '%.64s'",
+             key, type);
+    return GAU_EPROTO;
 }
 
 static void actor_props(const struct bus_delivery *d, struct bus_props *p)
@@ -158,7 +173,7 @@ static int actor_dead(struct actor *a, struct actor_msg *m, int code,
              reason, d->routing_key, d->message_id);
     actor_props(d, &p);
     p.reason = reason;
-    p.origin = d->routing_key;
+    p.origin = actor_routed_key(d)[0] ? actor_routed_key(d) : d->routing_key;
     p.attempt = d->attempt;
     rc = bus_publish(a->bus, GAU_EXCHANGE_DEAD, a->def->name, &p,
                      d->body ? d->body : "", d->body ? d->len : 0);
@@ -194,6 +209,8 @@ static int actor_retry(struct actor *a, struct actor_msg *m, const char *why)
     msgpack_sbuffer_init(&sb);
     gau_envelope_pack(&sb, &hdr, m->info, m->payload);
     actor_props(d, &p);
+    /* The check of the routing key compares against this on return. */
+    p.origin = actor_routed_key(d);
     p.attempt = d->attempt + 1;
     p.user_id = bus_conn_user(a->bus);
     rc = bus_publish(a->bus, "", queue, &p, sb.data, sb.size);
@@ -252,6 +269,10 @@ static int actor_check(struct actor *a, struct actor_msg *m)
     }
     m->decoded = true;
     gau_log_set_corr(m->env.hdr.corr);
+    if (actor_check_route(d, m->env.hdr.type, why, sizeof(why)) < 0) {
+        snprintf(reason, sizeof(reason), "malformed: %s", why);
+        return actor_dead(a, m, GAU_EPROTO, reason, NULL);
+    }
     m->info = gau_msg_find(m->env.hdr.type);
     if (m->info && m->info->kind == GAU_MSG_COMMAND &&
         strncmp(m->info->name, a->def->name, plen) == 0 &&
@@ -334,8 +355,7 @@ static int actor_execute(struct actor *a, struct actor_msg *m)
         rc = actor_retry(a, m, "postgresql unavailable");
         goto out;
     }
-    if (a->project_inline)
-        actor_project(a, &tx);
+    actor_project(a, &tx);
     tx_release(&tx);
     rc = bus_ack(a->bus, m->d->tag);
     if (rc == 0)
@@ -401,8 +421,6 @@ static int actor_setup(struct actor *a, const struct svc_def *def, int index,
     snprintf(a->name, sizeof(a->name), "%s.actor.%d", def->name, index);
     rc = gau_env_long("GAU_PREFETCH", ACTOR_PREFETCH_DEFAULT, 1, 1000,
                       &a->prefetch);
-    if (rc == 0)
-        rc = gau_env_long("GAU_PROJECT_INLINE", 1, 0, 1, &a->project_inline);
     if (rc == 0 && def->init)
         rc = def->init(&a->ctx);
     if (rc < 0)

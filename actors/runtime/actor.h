@@ -4,7 +4,8 @@
  * events inline, acks and replies.
  *
  * What happens to a delivery:
- *   too big, undecodable, unknown type, wrong version, invalid payload
+ *   too big, undecodable, routing key other than the type, unknown type,
+ *   wrong version, invalid payload
  *       -> published to gau.dead (routing key <svc>) with the reason, acked;
  *          an error reply when reply_to is set
  *   principal refused -> error reply unauthorized / forbidden, acked
@@ -43,6 +44,25 @@ void actor_reason_invalid(const struct gau_field_errors *fe, char *buf,
 
 /* 1 when user is in the comma-separated list, else 0. */
 int actor_user_in(const char *list, const char *user);
+
+struct bus_delivery;
+
+/*
+ * The routing key a command was sent with: the delivery's own for one
+ * that came through gau.commands, else the one the retry or dead-letter
+ * path kept in its x-gau-routing-key header ("" when it has none).
+ * Borrowed from d.
+ */
+const char *actor_routed_key(const struct bus_delivery *d);
+
+/*
+ * Checks that command type arrived under its own routing key, so that the
+ * broker's routing (and any permission on routing keys) saw the command
+ * that runs. Returns 0, or GAU_EPROTO with "routing key 'x' does not match
+ * type 'y'" in why.
+ */
+int actor_check_route(const struct bus_delivery *d, const char *type,
+                      char *why, size_t size);
 
 /*
  * Prefetch of a command actor: GAU_PREFETCH, default 1. An actor has one

@@ -79,5 +79,77 @@ class ReplayCheckTest(unittest.TestCase):
         self.assertEqual(e["message"], ENDED)
 
 
+def register_env(**payload):
+    p = {"username": gau.unique("rf"), "password": gau.PASSWORD}
+    p.update(payload)
+    return gau.envelope("account.register", p)
+
+
+def login_env(name):
+    return gau.envelope("account.login",
+                        {"login": name, "password": gau.PASSWORD})
+
+
+class RoutingKeyTest(unittest.TestCase):
+    """The envelope type must be the type the command was routed as."""
+
+    def setUp(self):
+        self.amqp = gau.Amqp(gau.env("GAU_AMQP_URL_PRODUCER"))
+        self.addCleanup(self.amqp.close)
+
+    def assert_dead(self, mid, reason):
+        dead = gau.dead_letters(mid)
+        self.assertEqual(len(dead), 1, dead)
+        self.assertEqual(gau.header_str(dead[0][0], "x-gau-reason"),
+                         reason)
+        return dead[0]
+
+    def test_type_other_than_routing_key(self):
+        u = gau.new_user(self, "rk")
+        env = login_env(u["username"])
+        reply = self.amqp.call(env, routing_key="account.register")
+        self.assertEqual(reply.get("type"), "error", reply)
+        self.assertEqual(reply["payload"]["code"], "malformed", reply)
+        reason = ("malformed: routing key 'account.register' does not "
+                  "match type 'account.login'")
+        self.assertEqual(reply["payload"]["message"], reason)
+        self.assert_dead(env["id"], reason)
+        # The same command under its own routing key runs.
+        reply = self.amqp.call(login_env(u["username"]))
+        self.assertEqual(reply.get("type"), "account.login.reply", reply)
+
+    def via_retry_queue(self, env, origin):
+        """Puts env on account.retry.1 as the actor's retry does; the
+        queue's TTL sends it back to account.commands."""
+        admin = gau.Amqp(gau.env("GAU_AMQP_URL"))
+        self.addCleanup(admin.close)
+        headers = {"x-gau-attempt": 1}
+        if origin is not None:
+            headers["x-gau-routing-key"] = origin
+        corr = str(uuid.uuid4())
+        props = pika.BasicProperties(
+            message_id=env["id"], correlation_id=corr,
+            reply_to=admin.queue, type=env["type"], user_id=admin.user,
+            content_type="application/msgpack", delivery_mode=2,
+            headers=headers)
+        admin.ch.basic_publish("", "account.retry.1", gau.pack(env), props)
+        return admin.wait_reply(corr, timeout=20)[1]
+
+    def test_retried_command_still_runs(self):
+        env = register_env()
+        reply = self.via_retry_queue(env, "account.register")
+        self.assertEqual(reply.get("type"), "account.register.reply", reply)
+        self.assertEqual(gau.count_users(env["payload"]["username"]), 1)
+
+    def test_retried_command_other_origin(self):
+        env = register_env()
+        reply = self.via_retry_queue(env, "account.login")
+        self.assertEqual(reply.get("type"), "error", reply)
+        self.assertEqual(reply["payload"]["code"], "malformed", reply)
+        self.assertEqual(gau.count_users(env["payload"]["username"]), 0)
+        self.assert_dead(env["id"], "malformed: routing key 'account.login' "
+                         "does not match type 'account.register'")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -81,6 +82,51 @@ static void test_user_in(void **state)
     assert_false(actor_user_in("", "gau-edge"));
 }
 
+static void route(struct bus_delivery *d, const char *exchange,
+                  const char *key, const char *origin)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->exchange, sizeof(d->exchange), "%s", exchange);
+    snprintf(d->routing_key, sizeof(d->routing_key), "%s", key);
+    snprintf(d->origin, sizeof(d->origin), "%s", origin);
+}
+
+static void test_check_route(void **state)
+{
+    struct bus_delivery d;
+    char why[200];
+
+    (void)state;
+    /* Published to gau.commands: the routing key itself must match. */
+    route(&d, "gau.commands", "account.register", "");
+    assert_int_equal(actor_check_route(&d, "account.register", why,
+                                       sizeof(why)), 0);
+    assert_int_equal(actor_check_route(&d, "account.login", why,
+                                       sizeof(why)), GAU_EPROTO);
+    assert_string_equal(why, "routing key 'account.register' does not "
+                             "match type 'account.login'");
+    /* A forged header does not override the real routing key. */
+    route(&d, "gau.commands", "account.register", "account.login");
+    assert_int_equal(actor_check_route(&d, "account.login", why,
+                                       sizeof(why)), GAU_EPROTO);
+    /* Back from a retry queue: routing key is the queue, origin counts. */
+    route(&d, "", "account.commands", "account.login");
+    assert_string_equal(actor_routed_key(&d), "account.login");
+    assert_int_equal(actor_check_route(&d, "account.login", why,
+                                       sizeof(why)), 0);
+    assert_int_equal(actor_check_route(&d, "account.register", why,
+                                       sizeof(why)), GAU_EPROTO);
+    route(&d, "gau.dlx", "account.commands", "account.login");
+    assert_int_equal(actor_check_route(&d, "account.login", why,
+                                       sizeof(why)), 0);
+    /* Straight into the queue, with no origin: refused. */
+    route(&d, "", "account.commands", "");
+    assert_int_equal(actor_check_route(&d, "account.login", why,
+                                       sizeof(why)), GAU_EPROTO);
+    assert_string_equal(why, "routing key '' does not match type "
+                             "'account.login'");
+}
+
 static void test_request_hash(void **state)
 {
     unsigned char a[TX_HASH_LEN], b[TX_HASH_LEN];
@@ -124,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_retry_queue),
         cmocka_unit_test(test_reason_invalid),
         cmocka_unit_test(test_user_in),
+        cmocka_unit_test(test_check_route),
         cmocka_unit_test(test_request_hash),
         cmocka_unit_test(test_proj_hash),
     };
