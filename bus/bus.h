@@ -34,6 +34,8 @@
 #define GAU_HDR_REASON "x-gau-reason"
 #define GAU_HDR_ATTEMPT "x-gau-attempt"
 #define GAU_HDR_ORIGIN "x-gau-routing-key"
+/* true on a dead letter whose secret fields were replaced by nil. */
+#define GAU_HDR_REDACTED "x-gau-redacted"
 
 struct bus_conn;
 
@@ -52,6 +54,7 @@ struct bus_props {
     int attempt;        /* GAU_HDR_ATTEMPT, 0 = absent */
     const char *reason; /* GAU_HDR_REASON */
     const char *origin; /* GAU_HDR_ORIGIN */
+    bool redacted;      /* GAU_HDR_REDACTED: true, false = absent */
     bool transient;     /* replies: delivery mode 1; else persistent */
 };
 

@@ -174,10 +174,11 @@ void bus__delivery_props(struct bus_delivery *d,
 
 /*
  * Builds the AMQP properties of a publish into out, with headers in
- * entries (room for 3). Strings borrow from props.
+ * entries (room for BUS_HDR_MAX). Strings borrow from props.
  */
+#define BUS_HDR_MAX 4
 void bus__build_props(amqp_basic_properties_t *out,
-                      amqp_table_entry_t entries[3],
+                      amqp_table_entry_t entries[BUS_HDR_MAX],
                       const struct bus_props *props);
 
 /* Maps an AMQP reply code (403, 404, ...) to a gau error. */

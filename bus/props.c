@@ -128,7 +128,7 @@ static void add_header_str(amqp_table_t *t, const char *key, const char *s)
 }
 
 void bus__build_props(amqp_basic_properties_t *out,
-                      amqp_table_entry_t entries[3],
+                      amqp_table_entry_t entries[BUS_HDR_MAX],
                       const struct bus_props *props)
 {
     memset(out, 0, sizeof(*out));
@@ -163,6 +163,13 @@ void bus__build_props(amqp_basic_properties_t *out,
         add_header_str(&out->headers, GAU_HDR_REASON, props->reason);
     if (props->origin)
         add_header_str(&out->headers, GAU_HDR_ORIGIN, props->origin);
+    if (props->redacted) {
+        amqp_table_entry_t *e = &entries[out->headers.num_entries++];
+
+        e->key = amqp_cstring_bytes(GAU_HDR_REDACTED);
+        e->value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        e->value.value.boolean = 1;
+    }
     if (out->headers.num_entries)
         out->_flags |= AMQP_BASIC_HEADERS_FLAG;
 }

@@ -12,7 +12,7 @@ int bus__publish_nowait(struct bus_conn *c, const char *exchange,
                         size_t len, uint64_t *seq)
 {
     amqp_basic_properties_t p;
-    amqp_table_entry_t headers[3];
+    amqp_table_entry_t headers[BUS_HDR_MAX];
     amqp_bytes_t b = { len, (void *)body };
     int st;
 

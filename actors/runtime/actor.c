@@ -157,6 +157,69 @@ static void actor_reply_error(struct actor *a, struct actor_msg *m, int code,
     msgpack_sbuffer_destroy(&sb);
 }
 
+static bool actor_is_secret(const struct gau_msg_info *info,
+                            const msgpack_object *key)
+{
+    size_t i, n;
+
+    if (key->type != MSGPACK_OBJECT_STR)
+        return false;
+    n = key->via.str.size;
+    for (i = 0; i < info->fields_count; i++)
+        if (info->fields[i].secret && strlen(info->fields[i].name) == n &&
+            memcmp(info->fields[i].name, key->via.str.ptr, n) == 0)
+            return true;
+    return false;
+}
+
+/* The payload map with every secret field's value packed as nil. */
+static int actor_pack_redacted(msgpack_packer *pk,
+                               const struct gau_msg_info *info,
+                               const msgpack_object *payload)
+{
+    const msgpack_object_map *m = &payload->via.map;
+    int n = 0;
+    uint32_t i;
+
+    msgpack_pack_map(pk, m->size);
+    for (i = 0; i < m->size; i++) {
+        msgpack_pack_object(pk, m->ptr[i].key);
+        if (actor_is_secret(info, &m->ptr[i].key)) {
+            msgpack_pack_nil(pk);
+            n++;
+        } else {
+            msgpack_pack_object(pk, m->ptr[i].val);
+        }
+    }
+    return n;
+}
+
+int actor_redact_secrets(const msgpack_object *env,
+                         const struct gau_msg_info *info,
+                         msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    const msgpack_object_kv *kv;
+    int n = 0;
+    uint32_t i;
+
+    if (env->type != MSGPACK_OBJECT_MAP)
+        return 0;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, env->via.map.size);
+    for (i = 0; i < env->via.map.size; i++) {
+        kv = &env->via.map.ptr[i];
+        msgpack_pack_object(&pk, kv->key);
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 7 &&
+            memcmp(kv->key.via.str.ptr, "payload", 7) == 0 &&
+            kv->val.type == MSGPACK_OBJECT_MAP)
+            n += actor_pack_redacted(&pk, info, &kv->val);
+        else
+            msgpack_pack_object(&pk, kv->val);
+    }
+    return n;
+}
+
 /*
  * Moves the delivery to the dead queue with reason, then acks it. Returns
  * 0 or GAU_EUNAVAIL (not acked: the broker will deliver it again).
@@ -166,7 +229,11 @@ static int actor_dead(struct actor *a, struct actor_msg *m, int code,
                       const struct gau_field_errors *fe)
 {
     struct bus_delivery *d = m->d;
+    const struct gau_msg_info *info = NULL;
+    const void *body = d->body ? d->body : "";
+    size_t len = d->body ? d->len : 0;
     struct bus_props p;
+    msgpack_sbuffer sb;
     int rc;
 
     log_warn("message dead-lettered: %s routing_key=%s message_id=%s",
@@ -175,8 +242,23 @@ static int actor_dead(struct actor *a, struct actor_msg *m, int code,
     p.reason = reason;
     p.origin = actor_routed_key(d)[0] ? actor_routed_key(d) : d->routing_key;
     p.attempt = d->attempt;
-    rc = bus_publish(a->bus, GAU_EXCHANGE_DEAD, a->def->name, &p,
-                     d->body ? d->body : "", d->body ? d->len : 0);
+    /*
+     * The dead queue is durable and read by people: no password or token
+     * may rest there.
+     * TODO: a body that does not decode, or names an unknown type, is kept
+     * as it came, since nothing says where a secret would be in it; safe
+     * for now because the edge only sends envelopes it built itself.
+     */
+    msgpack_sbuffer_init(&sb);
+    if (m->decoded)
+        info = gau_msg_find(m->env.hdr.type);
+    if (info && actor_redact_secrets(&m->env.unpacked.data, info, &sb) > 0) {
+        body = sb.data;
+        len = sb.size;
+        p.redacted = true;
+    }
+    rc = bus_publish(a->bus, GAU_EXCHANGE_DEAD, a->def->name, &p, body, len);
+    msgpack_sbuffer_destroy(&sb);
     if (rc == GAU_EUNAVAIL)
         return rc;
     if (rc < 0)

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <msgpack.h>
+
 #include "core/fielderr.h"
 
 struct svc_def;
@@ -63,6 +65,18 @@ const char *actor_routed_key(const struct bus_delivery *d);
  */
 int actor_check_route(const struct bus_delivery *d, const char *type,
                       char *why, size_t size);
+
+struct gau_msg_info;
+
+/*
+ * Packs envelope env (a decoded msgpack map) into out (initialised by the
+ * caller) with the value of every payload field info marks secret
+ * replaced by nil, for the dead queue. Returns how many were replaced;
+ * with 0, out may hold a copy or nothing and the original should be kept.
+ */
+int actor_redact_secrets(const msgpack_object *env,
+                         const struct gau_msg_info *info,
+                         msgpack_sbuffer *out);
 
 /*
  * Prefetch of a command actor: GAU_PREFETCH, default 1. An actor has one

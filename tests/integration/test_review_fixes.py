@@ -151,5 +151,52 @@ class RoutingKeyTest(unittest.TestCase):
                          "does not match type 'account.register'")
 
 
+class DeadLetterRedactionTest(unittest.TestCase):
+    """No password rests in the dead queue."""
+
+    def setUp(self):
+        self.amqp = gau.Amqp(gau.env("GAU_AMQP_URL_PRODUCER"))
+        self.addCleanup(self.amqp.close)
+
+    def dead_body(self, env):
+        reply = self.amqp.call(env)
+        self.assertEqual(reply.get("type"), "error", reply)
+        dead = gau.dead_letters(env["id"])
+        self.assertEqual(len(dead), 1, dead)
+        props, body = dead[0]
+        self.assertNotIn(env["payload"]["password"].encode(), body)
+        self.assertIs((props.headers or {}).get("x-gau-redacted"), True,
+                      props.headers)
+        return props, gau.unpack(body)
+
+    def test_short_password(self):
+        env = register_env(password="Sh0rt!x")
+        props, dead = self.dead_body(env)
+        self.assertEqual(gau.header_str(props, "x-gau-reason"),
+                         "invalid: password: must be at least 8 characters")
+        self.assertIsNone(dead["payload"]["password"])
+        self.assertEqual(dead["payload"]["username"],
+                         env["payload"]["username"])
+        self.assertEqual(dead["id"], env["id"])
+        self.assertEqual(dead["type"], "account.register")
+
+    def test_unknown_field(self):
+        env = register_env(password="L0ngEnough-secret", extra=1)
+        _, dead = self.dead_body(env)
+        self.assertIsNone(dead["payload"]["password"])
+        self.assertEqual(dead["payload"]["extra"], 1)
+
+    def test_nothing_secret_no_header(self):
+        env = gau.envelope("account.login", {"login": "x" * 300,
+                                             "password": "p"})
+        env["payload"].pop("password")
+        reply = self.amqp.call(env)
+        self.assertEqual(reply.get("type"), "error", reply)
+        dead = gau.dead_letters(env["id"])
+        self.assertEqual(len(dead), 1, dead)
+        self.assertNotIn("x-gau-redacted", dead[0][0].headers or {})
+        self.assertEqual(gau.unpack(dead[0][1]), env)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -18,6 +18,7 @@
 #include "actors/runtime/tx.h"
 #include "bus/bus.h"
 #include "core/err.h"
+#include "gau_schema.h"
 
 static void test_backoff(void **state)
 {
@@ -127,6 +128,79 @@ static void test_check_route(void **state)
                              "'account.login'");
 }
 
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* Looks up key in map m; NULL when absent. */
+static const msgpack_object *map_get(const msgpack_object *m, const char *k)
+{
+    uint32_t i;
+
+    for (i = 0; i < m->via.map.size; i++)
+        if (m->via.map.ptr[i].key.via.str.size == strlen(k) &&
+            memcmp(m->via.map.ptr[i].key.via.str.ptr, k, strlen(k)) == 0)
+            return &m->via.map.ptr[i].val;
+    return NULL;
+}
+
+static void test_redact_secrets(void **state)
+{
+    msgpack_sbuffer in, out;
+    msgpack_packer pk;
+    msgpack_unpacked u, r;
+    const msgpack_object *pl, *v;
+
+    (void)state;
+    msgpack_sbuffer_init(&in);
+    msgpack_sbuffer_init(&out);
+    msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_str(&pk, "type");
+    pack_str(&pk, "account.register");
+    pack_str(&pk, "payload");
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "username");
+    pack_str(&pk, "idem1");
+    pack_str(&pk, "password");
+    pack_str(&pk, "short");
+    pack_str(&pk, "bogus");
+    msgpack_pack_int(&pk, 1);
+    msgpack_unpacked_init(&u);
+    msgpack_unpacked_init(&r);
+    assert_int_equal(msgpack_unpack_next(&u, in.data, in.size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+
+    assert_int_equal(actor_redact_secrets(&u.data,
+                                          &gau_account_register_info, &out),
+                     1);
+    assert_null(memmem(out.data, out.size, "short", 5));
+    assert_int_equal(msgpack_unpack_next(&r, out.data, out.size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    v = map_get(&r.data, "type");
+    assert_non_null(v);
+    assert_memory_equal(v->via.str.ptr, "account.register", 16);
+    pl = map_get(&r.data, "payload");
+    assert_non_null(pl);
+    assert_int_equal(pl->via.map.size, 3);
+    assert_int_equal(map_get(pl, "password")->type, MSGPACK_OBJECT_NIL);
+    assert_memory_equal(map_get(pl, "username")->via.str.ptr, "idem1", 5);
+    assert_int_equal(map_get(pl, "bogus")->via.u64, 1);
+
+    /* A type without secrets: nothing replaced. */
+    msgpack_sbuffer_clear(&out);
+    assert_int_equal(actor_redact_secrets(&u.data,
+                                          &gau_account_profile_update_info,
+                                          &out),
+                     0);
+    msgpack_unpacked_destroy(&u);
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&in);
+    msgpack_sbuffer_destroy(&out);
+}
+
 static void test_request_hash(void **state)
 {
     unsigned char a[TX_HASH_LEN], b[TX_HASH_LEN];
@@ -171,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_reason_invalid),
         cmocka_unit_test(test_user_in),
         cmocka_unit_test(test_check_route),
+        cmocka_unit_test(test_redact_secrets),
         cmocka_unit_test(test_request_hash),
         cmocka_unit_test(test_proj_hash),
     };

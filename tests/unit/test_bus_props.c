@@ -89,15 +89,20 @@ static void test_props_round_trip(void **state)
                             .reply_to = "amq.gen-x", .type = "account.register",
                             .user_id = "gau-edge", .timestamp_s = 1700000000,
                             .attempt = 2, .reason = "decode: bad",
-                            .origin = "account.register" };
+                            .origin = "account.register",
+                            .redacted = true };
     amqp_basic_properties_t p;
-    amqp_table_entry_t hdrs[3];
+    amqp_table_entry_t hdrs[BUS_HDR_MAX];
     struct bus_delivery d;
 
     (void)state;
     bus__build_props(&p, hdrs, &in);
     assert_int_equal(p.delivery_mode, 2);
-    assert_int_equal(p.headers.num_entries, 3);
+    assert_int_equal(p.headers.num_entries, 4);
+    assert_string_equal(p.headers.entries[3].key.bytes, GAU_HDR_REDACTED);
+    assert_int_equal(p.headers.entries[3].value.kind,
+                     AMQP_FIELD_KIND_BOOLEAN);
+    assert_true(p.headers.entries[3].value.value.boolean);
     assert_true(p._flags & AMQP_BASIC_TIMESTAMP_FLAG);
 
     memset(&d, 0, sizeof(d));
@@ -116,7 +121,7 @@ static void test_props_minimal(void **state)
 {
     struct bus_props in = { .transient = true };
     amqp_basic_properties_t p;
-    amqp_table_entry_t hdrs[3];
+    amqp_table_entry_t hdrs[BUS_HDR_MAX];
     struct bus_delivery d;
 
     (void)state;
