@@ -33,6 +33,11 @@ struct actor {
     int64_t rd_retry_ms;
     const char *trusted;
     long prefetch;
+    /*
+     * GAU_PROJECT_INLINE=0 leaves every projection to the projector; the
+     * benchmark uses it to time the asynchronous path on its own.
+     */
+    long project_inline;
     volatile int *stop;
 };
 
@@ -437,7 +442,8 @@ static int actor_execute(struct actor *a, struct actor_msg *m)
         rc = actor_retry(a, m, "postgresql unavailable");
         goto out;
     }
-    actor_project(a, &tx);
+    if (a->project_inline)
+        actor_project(a, &tx);
     tx_release(&tx);
     rc = bus_ack(a->bus, m->d->tag);
     if (rc == 0)
@@ -503,6 +509,8 @@ static int actor_setup(struct actor *a, const struct svc_def *def, int index,
     snprintf(a->name, sizeof(a->name), "%s.actor.%d", def->name, index);
     rc = gau_env_long("GAU_PREFETCH", ACTOR_PREFETCH_DEFAULT, 1, 1000,
                       &a->prefetch);
+    if (rc == 0)
+        rc = gau_env_long("GAU_PROJECT_INLINE", 1, 0, 1, &a->project_inline);
     if (rc == 0 && def->init)
         rc = def->init(&a->ctx);
     if (rc < 0)
