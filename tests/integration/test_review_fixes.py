@@ -198,5 +198,30 @@ class DeadLetterRedactionTest(unittest.TestCase):
         self.assertEqual(gau.unpack(dead[0][1]), env)
 
 
+class ValidationTest(unittest.TestCase):
+    """Dates of birth in the future and control characters: 400."""
+
+    def field_error(self, body, field, reason):
+        r = request("POST", API + "/account/register", body)
+        e = assert_error(self, r, 400, "invalid")
+        self.assertEqual((e.get("fields") or {}).get(field), reason, e)
+
+    def test_future_date_of_birth(self):
+        self.field_error({"username": gau.unique("dob"),
+                          "password": gau.PASSWORD,
+                          "date_of_birth": "3000-01-01"},
+                         "date_of_birth", "must not be in the future")
+
+    def test_control_characters(self):
+        for c in ("\n", "\t", "\x1b", "\x7f", "\x85", "\u202e",
+                  "\u2066"):
+            with self.subTest(c=repr(c)):
+                self.field_error({"username": gau.unique("cc"),
+                                  "password": gau.PASSWORD,
+                                  "fullname": "ab" + c + "cd"},
+                                 "fullname",
+                                 "must not contain control characters")
+
+
 if __name__ == "__main__":
     unittest.main()

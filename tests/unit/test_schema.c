@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -413,6 +414,131 @@ static int reg_fullname(const char *unit, int n,
     return rc;
 }
 
+static void test_date_past(void **state)
+{
+    struct gau_field_errors errs;
+    struct gau_account_register r;
+    struct gau_account_profile_update u;
+    char text[160], day[16];
+    time_t t = time(NULL);
+    struct tm tm;
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(reg_json("{'username':'bob','password':'12345678',"
+                              "'date_of_birth':'3000-01-01'}", &r, &errs),
+                     GAU_EINVAL);
+    expect_reason(&errs, "date_of_birth", "must not be in the future");
+    assert_int_equal(errs.count, 1);
+    assert_int_equal(reg_json("{'username':'bob','password':'12345678',"
+                              "'date_of_birth':'2000-01-01'}", &r, &errs),
+                     0);
+    assert_string_equal(r.date_of_birth, "2000-01-01");
+
+    /* Today (UTC) is allowed; two days ahead is not, whatever the hour. */
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    snprintf(text, sizeof(text), "{'username':'bob','password':'12345678',"
+             "'date_of_birth':'%s'}", day);
+    assert_int_equal(reg_json(text, &r, &errs), 0);
+    t += 2 * 86400;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    snprintf(text, sizeof(text), "{'username':'bob','password':'12345678',"
+             "'date_of_birth':'%s'}", day);
+    assert_int_equal(reg_json(text, &r, &errs), GAU_EINVAL);
+    expect_reason(&errs, "date_of_birth", "must not be in the future");
+
+    /* The profile update has the same rule. */
+    j = js("{'date_of_birth':'3000-01-01'}");
+    memset(&errs, 0, sizeof(errs));
+    assert_int_equal(gau_account_profile_update_from_json(j, &u, &errs),
+                     GAU_EINVAL);
+    expect_reason(&errs, "date_of_birth", "must not be in the future");
+    json_decref(j);
+    /* An impossible date keeps its own reason. */
+    assert_int_equal(reg_json("{'username':'bob','password':'12345678',"
+                              "'date_of_birth':'3000-02-30'}", &r, &errs),
+                     GAU_EINVAL);
+    expect_reason(&errs, "date_of_birth", "must be a date (YYYY-MM-DD)");
+
+    /* The helper against a fixed clock: TS is 2026-12-03T08:53:42Z. */
+    assert_int_equal(gau_schema_date_past("2026-12-03", TS), 1);
+    assert_int_equal(gau_schema_date_past("2026-12-04", TS), 0);
+    assert_int_equal(gau_schema_date_past("1970-01-01", 0), 1);
+    assert_int_equal(gau_schema_date_past("1970-01-02", 86399999), 0);
+    assert_int_equal(gau_schema_date_past("1970-01-02", 86400000), 1);
+}
+
+/* account.register with fullname "ab" c "cd"; returns rc. */
+static int reg_fullname_with(const char *c, struct gau_field_errors *errs)
+{
+    struct gau_account_register r;
+    json_t *o = json_object();
+    char s[32];
+    int rc;
+
+    snprintf(s, sizeof(s), "ab%scd", c);
+    json_object_set_new(o, "username", json_string("bob"));
+    json_object_set_new(o, "password", json_string("12345678"));
+    json_object_set_new(o, "fullname", json_string(s));
+    memset(errs, 0, sizeof(*errs));
+    rc = gau_account_register_from_json(o, &r, errs);
+    json_decref(o);
+    return rc;
+}
+
+static void test_control_characters(void **state)
+{
+    static const char *const bad[] = {
+        "\n", "\r", "\t", "\x01", "\x1b", "\x1f", "\x7f",
+        "\xc2\x80", "\xc2\x85", "\xc2\x9f",                /* C1 */
+        "\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac", /* LRE RLE PDF */
+        "\xe2\x80\xad", "\xe2\x80\xae",                   /* LRO RLO */
+        "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8", /* LRI RLI FSI */
+        "\xe2\x81\xa9",                                     /* PDI */
+    };
+    static const char *const good[] = {
+        " ", "\xc2\xa0", "\xc2\xbf", "\xe2\x80\xa9", "\xe2\x80\xaf",
+        "\xe2\x81\xa5", "\xe2\x81\xaa", "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+    };
+    struct gau_field_errors errs;
+    struct gau_account_login l;
+    size_t i;
+    json_t *j;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(reg_fullname_with(bad[i], &errs), GAU_EINVAL);
+        expect_reason(&errs, "fullname",
+                      "must not contain control characters");
+        assert_int_equal(errs.count, 1);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(reg_fullname_with(good[i], &errs), 0);
+
+    /* Every string field by default, the new password too. */
+    j = js("{'username':'bob','password':'1234\\t5678'}");
+    memset(&errs, 0, sizeof(errs));
+    assert_int_equal(gau_account_register_from_json(
+                         j, &(struct gau_account_register){ 0 }, &errs),
+                     GAU_EINVAL);
+    expect_reason(&errs, "password", "must not contain control characters");
+    json_decref(j);
+    /* The login password opts out: an older password may hold one. */
+    j = js("{'login':'bob','password':'1234\\t5678'}");
+    memset(&errs, 0, sizeof(errs));
+    assert_int_equal(gau_account_login_from_json(j, &l, &errs), 0);
+    assert_string_equal(l.password, "1234\t5678");
+    json_decref(j);
+
+    /* The helper looks at n bytes, NUL included. */
+    assert_int_equal(gau_schema_text_clean("a\0b", 3), 0);
+    assert_int_equal(gau_schema_text_clean("a\0b", 1), 1);
+    assert_int_equal(gau_schema_text_clean("\xe2\x80", 2), 1);
+}
+
 static void test_lengths_in_characters(void **state)
 {
     struct gau_field_errors errs;
@@ -625,6 +751,8 @@ int main(void)
         cmocka_unit_test(test_ts_helpers),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_format_reasons),
+        cmocka_unit_test(test_date_past),
+        cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_lengths_in_characters),
         cmocka_unit_test(test_msgpack_rules),
         cmocka_unit_test(test_ints),

@@ -26,6 +26,11 @@ Each schema file describes one service:
   FIELD = {"name": "password", "type": "string", "optional": false,
            "min": 8, "max": 128, "secret": true, "description": "..."}
 
+A string refuses control characters (C0, DEL, C1) and the bidirectional
+embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) unless
+it says "controls": true. A date with "past": true refuses a day after
+today (UTC).
+
 Types: string (min/max in characters; max required), int (min/max values),
 bool, uuid, email, username, date, enum ("values": [...]), timestamp (ms
 since the epoch; RFC 3339 in JSON). Any mistake in a schema file stops the
@@ -79,7 +84,7 @@ MESSAGE_KEYS = {"name", "kind", "version", "reply", "principal_required",
                 "trusted_only", "require_any", "description", "fields",
                 "fields_from"}
 FIELD_KEYS = {"name", "type", "optional", "min", "max", "values", "secret",
-              "description"}
+              "controls", "past", "description"}
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 FIELD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -143,6 +148,8 @@ def load_field(where, raw):
         "type": ftype,
         "optional": check_bool(where, raw, "optional"),
         "secret": check_bool(where, raw, "secret"),
+        "controls": check_bool(where, raw, "controls"),
+        "past": check_bool(where, raw, "past"),
         "description": check_text(where, raw, "description"),
         "min": None,
         "max": None,
@@ -159,6 +166,10 @@ def load_field(where, raw):
             f[key] = raw[key]
     if ftype == "string" and f["max"] is None:
         fail(where, "a string needs 'max'")
+    if f["controls"] and ftype != "string":
+        fail(where, "'controls' applies only to string")
+    if f["past"] and ftype != "date":
+        fail(where, "'past' applies only to date")
     if f["min"] is not None and f["max"] is not None and f["min"] > f["max"]:
         fail(where, "'min' is greater than 'max'")
     if ftype == "enum":
@@ -332,13 +343,16 @@ enum gau_field_type {
  * timestamp are int64_t, bool is bool. An optional field has a bool at
  * has_offset; for a required one has_offset is (size_t)-1. min and max are
  * characters for strings and values for ints; has_min/has_max say whether
- * they apply. A secret field is never logged.
+ * they apply. A secret field is never logged. A string refuses control
+ * and bidirectional formatting characters unless controls is set; a date
+ * with past refuses a day after today (UTC).
  */
 struct gau_field_info {
     const char *name;
     enum gau_field_type type;
     bool optional;
     bool secret;
+    bool controls, past;
     bool has_min, has_max;
     int64_t min, max;
     const char *const *values; /* enum: NULL-terminated list */
@@ -381,6 +395,14 @@ long gau_schema_utf8_chars(const char *s, size_t n);
 int gau_schema_email_valid(const char *s);
 int gau_schema_username_valid(const char *s);
 int gau_schema_date_valid(const char *s);
+/*
+ * 1 when the n bytes of UTF-8 at s hold no C0 control, DEL, C1 control
+ * (U+0080..U+009F) nor bidirectional embedding, override or isolate
+ * (U+202A..U+202E, U+2066..U+2069), else 0.
+ */
+int gau_schema_text_clean(const char *s, size_t n);
+/* 1 when date s (valid) is not after the UTC day of now_ms, else 0. */
+int gau_schema_date_past(const char *s, int64_t now_ms);
 
 /* The largest timestamp (9999-12-31T23:59:59.999Z) in ms. */
 #define GAU_SCHEMA_TS_MAX INT64_C(253402300799999)
@@ -406,6 +428,7 @@ RUNTIME_C = r'''/* Generated from schemas/ by tools/schemagen/schemagen.py. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/fielderr.h"
@@ -552,6 +575,45 @@ int gau_schema_date_valid(const char *s)
     int y, m, d;
 
     return strlen(s) == 10 && parse_date(s, &y, &m, &d) == 0;
+}
+
+int gau_schema_text_clean(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f)
+            return 0;
+        /* U+0080..U+009F are C2 80..C2 9F in UTF-8. */
+        if (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+            return 0;
+        /* U+202A..U+202E are E2 80 AA..AE; U+2066..U+2069 E2 81 A6..A9. */
+        if (u[i] == 0xe2 && i + 2 < n &&
+            ((u[i + 1] == 0x80 && u[i + 2] >= 0xaa && u[i + 2] <= 0xae) ||
+             (u[i + 1] == 0x81 && u[i + 2] >= 0xa6 && u[i + 2] <= 0xa9)))
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d);
+
+int gau_schema_date_past(const char *s, int64_t now_ms)
+{
+    int y, m, d;
+
+    if (parse_date(s, &y, &m, &d) < 0)
+        return 0;
+    return days_from_civil(y, m, d) <= now_ms / 86400000;
+}
+
+static int64_t now_utc_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
@@ -713,6 +775,13 @@ static void check_text(const struct gau_field_info *f, const char *v,
 
     if (chars < 0) {
         gau_field_errors_add(errs, f->name, "must be valid UTF-8");
+    } else if (f->type == GAU_FIELD_STRING && !f->controls &&
+               !gau_schema_text_clean(v, n)) {
+        gau_field_errors_add(errs, f->name,
+                             "must not contain control characters");
+    } else if (f->past && gau_schema_date_valid(v) &&
+               !gau_schema_date_past(v, now_utc_ms())) {
+        gau_field_errors_add(errs, f->name, "must not be in the future");
     } else if (format_reason(f)) {
         int ok = f->type == GAU_FIELD_UUID ? gau_uuid_valid(v)
                  : f->type == GAU_FIELD_EMAIL ? gau_schema_email_valid(v)
@@ -1204,6 +1273,7 @@ def gen_fields(m):
         .type = GAU_FIELD_%s,
         .optional = %s,
         .secret = %s,
+        .controls = %s, .past = %s,
         .has_min = %s, .min = %d,
         .has_max = %s, .max = %d,
         .values = %s,
@@ -1213,6 +1283,8 @@ def gen_fields(m):
     },""" % (c_str(f["name"]), f["type"].upper(),
              "true" if f["optional"] else "false",
              "true" if f["secret"] else "false",
+             "true" if f["controls"] else "false",
+             "true" if f["past"] else "false",
              "false" if f["min"] is None else "true", f["min"] or 0,
              "false" if f["max"] is None else "true", f["max"] or 0,
              "%s_%s_values" % (n, f["name"]) if f["values"] else "NULL",
@@ -1341,7 +1413,10 @@ def md_limits(f):
     t = f["type"]
     if t == "string":
         lo = f["min"] or 0
-        return "%d..%d characters" % (lo, f["max"])
+        return "%d..%d characters%s" % (
+            lo, f["max"], "" if f["controls"] else ", no control characters")
+    if t == "date" and f["past"]:
+        return "10 characters, not in the future"
     if t == "int":
         parts = []
         if f["min"] is not None:
