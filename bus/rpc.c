@@ -33,6 +33,7 @@
 #define RPC_BACKOFF_MIN_MS 100
 #define RPC_BACKOFF_MAX_MS 2000
 #define RPC_IDLE_MS 1000
+#define RPC_STALL_MS 2000
 
 struct rpc_call {
     struct rpc_call *next;
@@ -66,12 +67,20 @@ struct bus_rpc {
     struct rpc_list submitted;
     bool stopping;
     atomic_bool ready;
+    /*
+     * Monotonic ms since a publish has been waiting for the broker with no
+     * confirm arriving since, 0 when none waits: read by bus_rpc_ready()
+     * on any thread.
+     */
+    _Atomic int64_t stall_since;
 
     /* Thread side. */
     struct bus_conn *c;
     char reply_queue[256];
     struct rpc_list inflight;
     int backoff_ms;
+    uint64_t last_seq;  /* delivery tag of the latest publish */
+    uint64_t acked_seq; /* highest tag the broker confirmed */
 };
 
 /* ---- lists ---- */
@@ -138,13 +147,19 @@ struct bus_rpc *bus_rpc_new(const char *url, const char *name)
     r->wake_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     atomic_init(&r->ready, false);
+    atomic_init(&r->stall_since, 0);
     r->backoff_ms = RPC_BACKOFF_MIN_MS;
     return r;
 }
 
 bool bus_rpc_ready(struct bus_rpc *r)
 {
-    return r && atomic_load(&r->ready);
+    int64_t since;
+
+    if (!r || !atomic_load(&r->ready))
+        return false;
+    since = atomic_load(&r->stall_since);
+    return !since || gau_mono_ms() - since <= RPC_STALL_MS;
 }
 
 static void wake(struct bus_rpc *r)
@@ -209,6 +224,14 @@ static void on_confirm(void *arg, uint64_t tag, bool multiple, bool ack)
 {
     struct bus_rpc *r = arg;
     struct rpc_call *k, *next;
+
+    /* Any confirm, ack or nack, shows that the broker is answering. */
+    if (multiple && !tag)
+        r->acked_seq = r->last_seq;
+    else if (tag > r->acked_seq)
+        r->acked_seq = tag;
+    atomic_store(&r->stall_since,
+                 r->acked_seq >= r->last_seq ? 0 : gau_mono_ms());
 
     for (k = r->inflight.head; k; k = next) {
         next = k->next;
@@ -281,6 +304,9 @@ static int rpc_connect(struct bus_rpc *r)
     }
     bus__set_hooks(r->c, &hooks);
     r->backoff_ms = RPC_BACKOFF_MIN_MS;
+    /* A new channel numbers its publishes from 1 again. */
+    r->last_seq = r->acked_seq = 0;
+    atomic_store(&r->stall_since, 0);
     atomic_store(&r->ready, true);
     log_info("rpc '%s' ready, replies on '%s'", r->name, r->reply_queue);
     return 0;
@@ -344,6 +370,9 @@ static void publish_one(struct bus_rpc *r, struct rpc_call *k)
     free(k->body);
     k->body = NULL;
     k->seq = seq;
+    r->last_seq = seq;
+    if (!atomic_load(&r->stall_since))
+        atomic_store(&r->stall_since, gau_mono_ms());
     list_push(&r->inflight, k);
 }
 

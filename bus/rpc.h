@@ -32,7 +32,14 @@ struct bus_rpc *bus_rpc_new(const char *url, const char *name);
 /* Starts the thread; it connects (and reconnects) by itself. 0 or EIO. */
 int bus_rpc_start(struct bus_rpc *r);
 
-/* true while connected with the reply queue consuming. */
+/*
+ * true while connected with the reply queue consuming, and the broker
+ * answering: false while a publish has waited more than 2 s with no
+ * confirm arriving in that time (a frozen or overloaded broker, which the
+ * 30 s heartbeat would take a minute to notice), true again with the next
+ * confirm. With no command in flight there is nothing to wait for and an
+ * unanswering broker stays unseen until the heartbeat fails.
+ */
 bool bus_rpc_ready(struct bus_rpc *r);
 
 /*

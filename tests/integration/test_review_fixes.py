@@ -223,5 +223,44 @@ class ValidationTest(unittest.TestCase):
                                  "must not contain control characters")
 
 
+class FrozenBrokerTest(unittest.TestCase):
+    """/readyz turns 503 soon after the broker stops answering."""
+
+    def readyz(self):
+        try:
+            return request("GET", "/readyz", timeout=5).status
+        except OSError as e:
+            return repr(e)
+
+    def test_readyz_while_broker_frozen(self):
+        pidfile = os.path.join(gau.env("GAU_STACK_DIR"), "rabbitmq",
+                               "rabbitmq.pid")
+        with open(pidfile) as f:
+            pid = int(f.readline().strip())
+        gau.poll(lambda: self.readyz() == 200, 30, what="ready before")
+        result = {}
+
+        def write():
+            result["status"] = gau.register(
+                username=gau.unique("frz")).status
+
+        t = threading.Thread(target=write)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            t.start()
+            gau.poll(lambda: self.readyz() == 503, 10,
+                     what="503 while the broker is frozen")
+            waited = time.monotonic() - t0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        self.assertIn(result.get("status"), (201, 504), result)
+        self.assertLess(waited, 10)
+        gau.poll(lambda: self.readyz() == 200, 30,
+                 what="ready after the broker thawed")
+
+
 if __name__ == "__main__":
     unittest.main()
