@@ -14,6 +14,11 @@ static const struct svc_def *const worker_services[] = {
     &authorization_svc,
 };
 
+/*
+ * TODO: workers expose no metrics or health endpoint yet; the supervisor
+ * restarts what dies and the queues' depth shows a stuck pool. Prometheus
+ * metrics and a liveness probe come with the Kubernetes manifests.
+ */
 int main(int argc, char **argv)
 {
     size_t i;

@@ -35,6 +35,8 @@ struct bus_conn *bus_conn_new(const char *url, const char *name)
          * RabbitMQ has no empty vhost. */
         c->info.vhost = "/";
     }
+    /* TODO: amqps (TLS) is refused until the bus links librabbitmq's SSL
+     * socket; safe while every broker is on loopback or a private net. */
     if (c->url_rc == 0 && c->info.ssl) {
         log_error("cannot use amqps url for connection '%s': tls is not "
                   "supported", c->name);

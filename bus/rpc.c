@@ -210,6 +210,11 @@ int bus_rpc_call(struct bus_rpc *r, const char *routing_key,
 
 /* ---- thread side: confirms, returns and replies ---- */
 
+/*
+ * TODO: replies and confirms are matched by a linear walk of the calls in
+ * flight. That is cheap for the hundreds an edge has at once; tens of
+ * thousands would want a hash by correlation id and delivery tag.
+ */
 static struct rpc_call *find_corr(struct bus_rpc *r, const char *corr)
 {
     struct rpc_call *k;

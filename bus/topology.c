@@ -88,6 +88,9 @@ static void queue_args(struct args *a, const struct queue_spec *q,
     arg_str(a, "x-queue-type", "quorum");
 
     if (q->dl == DL_DEAD) {
+        /* TODO: what the broker dead-letters past the delivery limit
+         * keeps its body, secrets included (no actor sees it to redact);
+         * the dead queues' policy bounds how long it stays. */
         arg_int(a, "x-delivery-limit", TOPO_DELIVERY_LIMIT);
         arg_str(a, "x-dead-letter-exchange", GAU_EXCHANGE_DEAD);
         arg_str(a, "x-dead-letter-routing-key", service);

@@ -277,6 +277,11 @@ static int actor_dead(struct actor *a, struct actor_msg *m, int code,
  * Republishes the command to the next retry queue, with the principal only
  * when it was trusted: the retried message comes back from this service's
  * own user, which is trusted.
+ *
+ * TODO: a retried command waits in its retry queue with its payload as it
+ * came, a password included, for up to 25 s: it is needed to run the
+ * command again. The queue is durable, so the secret can reach the
+ * broker's disk; sealing secret fields would need a key the bus shares.
  */
 static int actor_retry(struct actor *a, struct actor_msg *m, const char *why)
 {

@@ -7,6 +7,10 @@
  * set. Until then the edge answers 503 for reads that need them, which is
  * better than answering from a half-built projection. Version checks make
  * the projector and the command actors writing at the same time harmless.
+ *
+ * TODO: rebuild into a second key space and switch over, so reads keep
+ * being served during a replay; safe for now because the gap answers 503,
+ * never wrong data.
  */
 #include <stdio.h>
 #include <string.h>
