@@ -4,6 +4,7 @@
 #   make run        build, start the local stack and the whole system
 #   make test       unit + integration tests (sanitizer build, own stack)
 #   make reliability  the long fault-injection cases (tests/reliability)
+#   make fuzz       every fuzz harness for FUZZ_SECONDS (60) each
 #   make check      style checker, then the test suite
 #   make bench      benchmarks against reference runs (own stack, release
 #                   build), a Markdown table and tools/bench/results.json
@@ -149,10 +150,45 @@ run: deps
 # doubles as a leak and undefined-behaviour check.
 test: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined \
-		BUILD=build/san all unit-bins
+		BUILD=build/san all unit-bins fuzz-replay-bins
 	$(Q)BUILD=build/san tools/test.sh
 
 unit-bins: $(UNIT_BINS)
+
+# Fuzzing (tests/fuzz). Each harness tests/fuzz/fuzz_<name>.c is linked
+# twice: with libFuzzer for make fuzz (clang, build/fuzz/bin), and with
+# tests/fuzz/replay_main.c into $(BUILD)/tests/fuzz_<name> for make test,
+# which replays the committed corpus and regression inputs through it.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,\
+	$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY_BINS := $(patsubst %,$(BUILD)/tests/fuzz_%,$(FUZZ_NAMES))
+FUZZ_BINS := $(patsubst %,$(BUILD)/bin/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz-replay-bins fuzz-bins
+fuzz-replay-bins: $(FUZZ_REPLAY_BINS)
+
+$(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o \
+		$(BUILD)/obj/tests/fuzz/replay_main.o $(LIBEDGE) $(LIBGAU)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Only meaningful in a clang build with SANITIZE=fuzzer-no-link,... (below).
+fuzz-bins: $(FUZZ_BINS)
+
+$(BUILD)/bin/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBEDGE) $(LIBGAU)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Runs every harness for FUZZ_SECONDS (tests/fuzz/run.sh); fails, and
+# saves the input under tests/fuzz/regressions/, when one crashes.
+fuzz: deps
+	$(Q)tools/stack/deps.sh tools/stack/packages-fuzz.txt
+	$(Q)$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
+		SANITIZE=fuzzer-no-link,address,undefined fuzz-bins
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz
 
 # The long reliability cases (tests/reliability): faults injected into a
 # loaded system, on the sanitizer build and the test stack.
@@ -162,7 +198,8 @@ reliability: deps
 	$(Q)BUILD=build/san tools/test.sh reliability
 
 unit: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) unit-bins
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD) unit-bins \
+		fuzz-replay-bins
 	$(Q)BUILD=$(BUILD) tools/test.sh unit
 
 # Benchmarks run the optimised build without sanitizers (build/release

@@ -52,6 +52,43 @@ static char *json_text(json_t *v)
     return s;
 }
 
+/*
+ * Field names and messages may quote the client's bytes, cut to fit a
+ * fixed buffer, possibly inside a character. jansson refuses a string
+ * that is not UTF-8 (json_string gives NULL, json_object_set_new drops
+ * the member), which would silently take it out of the error body, so
+ * every byte that does not start a valid UTF-8 sequence becomes '?'.
+ * Returns a string the caller frees.
+ */
+static char *utf8_clean(const char *s)
+{
+    char *out = xstrdup(s ? s : "");
+    size_t i = 0, n = strlen(out), k;
+    unsigned char c;
+
+    while (i < n) {
+        c = (unsigned char)out[i];
+        k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (k <= n - i && gau_schema_utf8_chars(out + i, k) == 1) {
+            i += k;
+        } else {
+            out[i] = '?';
+            i++;
+        }
+    }
+    return out;
+}
+
+/* Sets obj[key] = value, both made valid UTF-8 first. */
+static void set_clean(json_t *obj, const char *key, const char *value)
+{
+    char *k = utf8_clean(key), *v = utf8_clean(value);
+
+    json_object_set_new(obj, k, json_string(v));
+    free(k);
+    free(v);
+}
+
 char *edge_error_json_code(const char *code, const char *message,
                            const struct gau_field_errors *fields)
 {
@@ -62,10 +99,9 @@ char *edge_error_json_code(const char *code, const char *message,
     int i;
 
     for (i = 0; fields && i < fields->count; i++)
-        json_object_set_new(fo, fields->e[i].field,
-                            json_string(fields->e[i].reason));
-    json_object_set_new(err, "code", json_string(code));
-    json_object_set_new(err, "message", json_string(message));
+        set_clean(fo, fields->e[i].field, fields->e[i].reason);
+    set_clean(err, "code", code);
+    set_clean(err, "message", message);
     json_object_set_new(err, "fields", fo);
     json_object_set_new(root, "error", err);
     s = json_text(root);

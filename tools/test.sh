@@ -2,7 +2,8 @@
 # test.sh [unit|reliability] - make test: every test of gau, ending in one
 # line "N passed, M failed".
 #
-# 1. every $BUILD/tests/test_* (cmocka) binary;
+# 1. every $BUILD/tests/test_* (cmocka) binary, then every fuzz harness
+#    $BUILD/tests/fuzz_* over tests/fuzz/corpus and tests/fuzz/regressions;
 # 2. unless "unit": the test stack (tools/stack/stack.sh up test), the
 #    workers and the edge (tools/stack/system.sh start test), then
 #    tests/integration/test_*.py and the fast reliability cases,
@@ -101,6 +102,37 @@ run_unit() {
     [ "$n" -gt 0 ] || echo "(no unit test binaries in $BUILD/tests)"
 }
 
+# Replays the committed fuzz corpus and regression inputs through each
+# fuzz harness linked with tests/fuzz/replay_main.c ($BUILD/tests/fuzz_*):
+# one test per harness.
+run_fuzz_regressions() {
+    local t name log status dirs d
+    echo "== fuzz regressions (tests/fuzz/corpus, tests/fuzz/regressions)"
+    for t in "$BUILD_DIR"/tests/fuzz_*; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t")
+        log="$LOGDIR/unit-$name.log"
+        dirs=()
+        for d in corpus regressions; do
+            [ -d "tests/fuzz/$d/${name#fuzz_}" ] &&
+                dirs+=("tests/fuzz/$d/${name#fuzz_}")
+        done
+        if [ ${#dirs[@]} -eq 0 ]; then
+            fail "$name: no tests/fuzz/corpus/${name#fuzz_}"
+            continue
+        fi
+        "$t" "${dirs[@]}" >"$log" 2>&1 8>&-
+        status=$?
+        echo "$name: $(tail -n 1 "$log")"
+        if [ "$status" -eq 0 ]; then
+            PASSED=$((PASSED + 1))
+        else
+            tail -n 20 "$log"
+            fail "$name exited with status $status"
+        fi
+    done
+}
+
 # Adds the counts of a unittest run: "Ran N tests" and the last line,
 # "OK", "OK (skipped=1)" or "FAILED (failures=1, errors=2)".
 count_unittest() {
@@ -190,6 +222,7 @@ check_sanitizers() {
 
 if [ "$MODE" != reliability ]; then
     run_unit
+    run_fuzz_regressions
 fi
 if [ "$MODE" = all ]; then
     run_integration

@@ -108,6 +108,53 @@ static void mapped(const struct gau_msg_info *info, const void *first)
     free(second);
 }
 
+/*
+ * A field name as the error body may show it: each byte that does not
+ * start a valid UTF-8 sequence replaced by '?' (the rule of
+ * http-edge/request.c, written again here as the specification).
+ */
+static void clean_name(const char *s, char *out, size_t cap)
+{
+    size_t i = 0, n = strnlen(s, cap - 1), k;
+    unsigned char c;
+
+    memcpy(out, s, n);
+    out[n] = '\0';
+    while (i < n) {
+        c = (unsigned char)out[i];
+        k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (k <= n - i && gau_schema_utf8_chars(out + i, k) == 1)
+            i += k;
+        else
+            out[i++] = '?';
+    }
+}
+
+/*
+ * The error body a client gets is JSON with a code, the message and
+ * every field named in fe, whatever bytes the request held.
+ */
+static void error_body(int rc, const char *message,
+                       const struct gau_field_errors *fe)
+{
+    char *text = edge_error_json(rc, message, fe);
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    json_t *err = json_object_get(v, "error");
+    json_t *fields = json_object_get(err, "fields");
+    char name[sizeof(fe->e[0].field)];
+    int i;
+
+    FUZZ_CHECK(json_is_string(json_object_get(err, "code")));
+    FUZZ_CHECK(json_is_string(json_object_get(err, "message")));
+    FUZZ_CHECK(json_is_object(fields));
+    for (i = 0; fe && i < fe->count; i++) {
+        clean_name(fe->e[i].field, name, sizeof(name));
+        FUZZ_CHECK(json_is_string(json_object_get(fields, name)));
+    }
+    json_decref(v);
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct gau_field_errors fe = GAU_FIELD_ERRORS_INIT;
@@ -124,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(body == NULL);
         FUZZ_CHECK(why[0] != '\0');
         fuzz_note("body refused: %s", why);
+        error_body(GAU_EPROTO, why, NULL);
         return 0;
     }
     FUZZ_CHECK(json_is_object(body));
@@ -134,6 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(fe.count > 0);
         fuzz_note("%s refused: %s: %s", info->name, fe.e[0].field,
                   fe.e[0].reason);
+        error_body(GAU_EINVAL, "invalid request", &fe);
     } else {
         fuzz_note("%s accepted", info->name);
         mapped(info, msg);
