@@ -364,24 +364,27 @@ static int proj_queue(redisContext *rd, const struct svc_def *def,
     return 1;
 }
 
-/* Sends one page of event bodies pipelined and reads the replies. */
-static int proj_page(redisContext *rd, const struct svc_def *def,
+/*
+ * Queues one page of event bodies and sends them to Redis without waiting
+ * for the replies; *queued says how many proj_collect() is to read.
+ */
+static int proj_send(redisContext *rd, const struct svc_def *def,
                      PGresult *res, struct proj_stats *st,
-                     proj_progress_fn progress, void *arg)
+                     proj_progress_fn progress, void *arg, int *queued)
 {
     struct proj_hash *h = xmalloc(sizeof(*h));
-    int rows = PQntuples(res), i, queued = 0, rc = 0, q;
-    redisReply *r;
-    size_t len;
-    unsigned char *body;
+    int rows = PQntuples(res), i, q, done = 0;
 
+    *queued = 0;
     for (i = 0; i < rows; i++) {
-        body = pgx_bytea(res, i, 1, &len);
-        q = body ? proj_queue(rd, def, body, len, h) : GAU_EPROTO;
-        PQfreemem(body);
+        /* Binary results: the body is the bytea's bytes as they are. */
+        q = PQgetisnull(res, i, 1)
+                ? GAU_EPROTO
+                : proj_queue(rd, def, PQgetvalue(res, i, 1),
+                             (size_t)PQgetlength(res, i, 1), h);
         st->read++;
         if (q > 0)
-            queued++;
+            (*queued)++;
         else if (q == 0)
             st->skipped++;
         else
@@ -389,6 +392,33 @@ static int proj_page(redisContext *rd, const struct svc_def *def,
         if (progress && st->read % PROJ_PROGRESS_EVERY == 0)
             progress(st, arg);
     }
+    free(h);
+    while (!done) {
+        if (redisBufferWrite(rd, &done) != REDIS_OK) {
+            log_error("cannot apply projections: redis: %s", rd->errstr);
+            return GAU_EUNAVAIL;
+        }
+    }
+    return 0;
+}
+
+/* A bigint column of a binary result: 8 bytes, most significant first. */
+static int64_t proj_be64(const char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = v << 8 | (unsigned char)p[i];
+    return (int64_t)v;
+}
+
+/* Reads the replies of the queued commands of one page. */
+static int proj_collect(redisContext *rd, int queued, struct proj_stats *st)
+{
+    redisReply *r;
+    int i, q, rc = 0;
+
     for (i = 0; i < queued; i++) {
         if (redisGetReply(rd, (void **)&r) != REDIS_OK) {
             log_error("cannot apply projections: redis: %s", rd->errstr);
@@ -404,7 +434,6 @@ static int proj_page(redisContext *rd, const struct svc_def *def,
         else
             rc = GAU_EUNAVAIL;
     }
-    free(h);
     return rc;
 }
 
@@ -418,23 +447,54 @@ int projection_rebuild(PGconn *pg, redisContext *rd, const struct svc_def *def,
     char lastbuf[24];
     const char *vals[1] = { lastbuf };
     PGresult *res = NULL;
-    int rc = 0, rows;
+    int rc = 0, qrc, rows, queued, pending = 0;
 
     memset(st, 0, sizeof(*st));
     if (proj_load_script(rd) < 0)
         return GAU_EUNAVAIL;
+    /*
+     * Redis applies one page while the next is read from PostgreSQL and
+     * sent: the replies of a page are read only after the next page went
+     * out, so neither server waits for the other.
+     */
     for (;;) {
         snprintf(lastbuf, sizeof(lastbuf), "%lld", (long long)last);
-        rc = pgx_exec(pg, sql, 1, vals, NULL, NULL, &res, NULL, 0);
-        if (rc < 0)
+        /*
+         * Results in binary: PostgreSQL need not write every body as hex
+         * text, nor this process decode it again.
+         */
+        res = PQexecParams(pg, sql, 1, NULL, vals, NULL, NULL, 1);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+            (PQntuples(res) > 0 && PQgetlength(res, 0, 0) != 8)) {
+            log_error("cannot read events: sqlstate=%s",
+                      PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                          ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                          : "none");
+            PQclear(res);
+            rc = GAU_EUNAVAIL;
             break;
+        }
         rows = PQntuples(res);
         if (rows > 0)
-            last = pgx_i64(res, rows - 1, 0);
-        rc = proj_page(rd, def, res, st, progress, arg);
+            last = proj_be64(PQgetvalue(res, rows - 1, 0));
+        rc = proj_send(rd, def, res, st, progress, arg, &queued);
         PQclear(res);
+        if (rc == 0) {
+            rc = proj_collect(rd, pending, st);
+            pending = queued;
+        }
         if (rc < 0 || rows < PROJ_BATCH)
             break;
+    }
+    /*
+     * What was sent is read back even after a failure while the
+     * connection lives: the projector keeps it, and a stale reply would
+     * answer its next command.
+     */
+    if (pending > 0 && !rd->err) {
+        qrc = proj_collect(rd, pending, st);
+        if (rc == 0)
+            rc = qrc;
     }
     if (rc == 0)
         rc = projection_set_ready(rd, def->name);
