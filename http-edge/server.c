@@ -656,16 +656,27 @@ static enum MHD_Result reply_ok(struct edge_req *req,
     return ret;
 }
 
+/*
+ * Answers from the reply in hand. The reply bytes are taken out of req
+ * under its lock first: a route that sends a second command (login) can
+ * get that command's reply stored in req before this returns.
+ */
 static enum MHD_Result reply_run(struct edge_req *req)
 {
     struct gau_envelope env;
     enum MHD_Result ret;
     char why[128];
+    char *reply;
+    size_t reply_len;
     int rc;
 
     pthread_mutex_lock(&req->lock);
     req->state = REQ_IDLE;
     rc = req->rpc_rc;
+    reply = req->reply;
+    reply_len = req->reply_len;
+    req->reply = NULL;
+    req->reply_len = 0;
     pthread_mutex_unlock(&req->lock);
     if (rc == GAU_ETIMEOUT)
         return respond_error(req, rc, "no reply before the deadline", NULL);
@@ -674,8 +685,8 @@ static enum MHD_Result reply_run(struct edge_req *req)
                              "the service cannot be reached", NULL);
 
     /* The envelope borrows strings from the reply bytes: free them last. */
-    rc = gau_envelope_decode(&env, req->reply, req->reply_len,
-                             GAU_ENV_BODY_MAX, why, sizeof(why));
+    rc = gau_envelope_decode(&env, reply, reply_len, GAU_ENV_BODY_MAX, why,
+                             sizeof(why));
     if (rc < 0) {
         log_error("cannot decode reply to '%s': %s", req->cmd_type, why);
         ret = respond_error(req, GAU_EINTERNAL, "internal error", NULL);
@@ -685,8 +696,7 @@ static enum MHD_Result reply_run(struct edge_req *req)
         ret = reply_ok(req, &env);
     }
     gau_envelope_release(&env);
-    free(req->reply);
-    req->reply = NULL;
+    free(reply);
     return ret;
 }
 

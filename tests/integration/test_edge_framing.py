@@ -114,5 +114,33 @@ class FramingTest(unittest.TestCase):
         self.assertEqual(r.header("Allow"), "GET, HEAD, PATCH")
 
 
+class ChainedCommandTest(unittest.TestCase):
+    """Sign-in sends two commands for one request; the second reply can
+    arrive while the first is still being answered. Run many at once: the
+    sanitizer build then reports any reply bytes lost or freed twice."""
+
+    def setUp(self):
+        gau.require_system()
+
+    def test_parallel_logins(self):
+        import concurrent.futures
+        users = [gau.new_user(self, "pl") for _ in range(4)]
+
+        def one(i):
+            u = users[i % len(users)]
+            r = gau.request("POST", gau.API + "/account/login",
+                            {"login": u["username"],
+                             "password": gau.PASSWORD})
+            return r.status, r.json if r.status == 200 else r.body
+
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            got = list(ex.map(one, range(160)))
+        for status, body in got:
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["token_type"], "Bearer")
+        tokens = {b["access_token"] for _, b in got}
+        self.assertEqual(len(tokens), len(got))
+
+
 if __name__ == "__main__":
     unittest.main()
