@@ -14,7 +14,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/obj_mac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -387,6 +389,66 @@ static int add_claims(jwt_t *jwt, const struct gau_jwt_config *cfg,
            jwt_add_grant_int(jwt, "exp", (long)(now_s + cfg->ttl_s));
 }
 
+/*
+ * ECDSA signatures are malleable: if (r, s) is valid, so is (r, n - s).
+ * gau signs only with the low s (s <= n / 2) and accepts only that, so a
+ * token has exactly one valid spelling. half_order is n / 2 of P-256,
+ * made once; NULL only when OpenSSL cannot build the curve.
+ */
+static BIGNUM *half_order;
+static BIGNUM *curve_order;
+static pthread_once_t order_once = PTHREAD_ONCE_INIT;
+
+static void order_init(void)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+
+    if (g) {
+        curve_order = BN_dup(EC_GROUP_get0_order(g));
+        half_order = curve_order ? BN_dup(curve_order) : NULL;
+        if (half_order)
+            BN_rshift1(half_order, half_order);
+    }
+    EC_GROUP_free(g);
+}
+
+static const BIGNUM *p256_half_order(void)
+{
+    pthread_once(&order_once, order_init);
+    return half_order;
+}
+
+/*
+ * Rewrites the signature of a freshly signed token (the part after its
+ * last dot, in place: the length does not change) to its low-s form.
+ * Returns 0, or GAU_EINTERNAL.
+ */
+static int sig_make_low_s(char *token)
+{
+    char *dot = strrchr(token, '.');
+    unsigned char sig[SIG_LEN];
+    BIGNUM *s = NULL;
+    size_t n = 0;
+    int rc = GAU_EINTERNAL;
+
+    if (!dot || !p256_half_order() ||
+        gau_b64url_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig),
+                          &n) < 0 || n != SIG_LEN)
+        return rc;
+    s = BN_bin2bn(sig + COORD_LEN, COORD_LEN, NULL);
+    if (!s)
+        goto out;
+    if (BN_cmp(s, half_order) > 0 &&
+        (BN_sub(s, curve_order, s) != 1 ||
+         BN_bn2binpad(s, sig + COORD_LEN, COORD_LEN) != COORD_LEN))
+        goto out;
+    gau_b64url_encode(sig, SIG_LEN, dot + 1);
+    rc = 0;
+out:
+    BN_free(s);
+    return rc;
+}
+
 int gau_jwt_sign(const struct gau_keyset *ks,
                  const struct gau_jwt_config *cfg, const char *sub,
                  const char *sid, int64_t now_s, char **out)
@@ -410,7 +472,7 @@ int gau_jwt_sign(const struct gau_keyset *ks,
         goto out;
     }
     text = jwt_encode_str(jwt);
-    if (!text) {
+    if (!text || sig_make_low_s(text) < 0) {
         log_error("cannot sign access token with key %s", kid);
         rc = GAU_EINTERNAL;
         goto out;
@@ -657,6 +719,12 @@ static const char *signature_check(const char *token,
         goto out;
     r = BN_bin2bn(sig, COORD_LEN, NULL);
     s = BN_bin2bn(sig + COORD_LEN, COORD_LEN, NULL);
+    if (s && p256_half_order() && BN_cmp(s, half_order) > 0) {
+        why = "high-s signature";
+        BN_free(r);
+        BN_free(s);
+        goto out;
+    }
     if (!r || !s || ECDSA_SIG_set0(es, r, s) != 1) {
         BN_free(r);
         BN_free(s);

@@ -647,15 +647,29 @@ def der_to_raw_sig(der, size=32):
     return out
 
 
+P256_N = int("ffffffff00000000ffffffffffffffff"
+             "bce6faada7179e84f3b9cac2fc632551", 16)
+
+
+def es256_flip_s(sig):
+    """The other valid form (r, n - s) of a raw r || s signature."""
+    r, s = sig[:32], int.from_bytes(sig[32:], "big")
+    return r + (P256_N - s).to_bytes(32, "big")
+
+
 def es256_sign_pem(pem_path, signing_input):
-    """The raw 64-byte ES256 signature of signing_input by the key."""
+    """The raw 64-byte ES256 signature of signing_input by the key, in the
+    low-s form (s <= n / 2), the only one the edge accepts."""
     p = subprocess.run(["openssl", "dgst", "-sha256", "-sign", pem_path],
                        input=signing_input.encode("ascii"),
                        capture_output=True, timeout=30)
     if p.returncode != 0:
         raise AssertionError("openssl dgst -sign failed: %s"
                              % p.stderr.decode("utf-8", "replace"))
-    return der_to_raw_sig(p.stdout)
+    sig = der_to_raw_sig(p.stdout)
+    if int.from_bytes(sig[32:], "big") > P256_N // 2:
+        sig = es256_flip_s(sig)
+    return sig
 
 
 def es256_token(pem_path, header, claims):

@@ -236,6 +236,19 @@ class TokenTest(unittest.TestCase):
             self.assert_refused(si + "." + gau.b64url_encode(s),
                                 "signature %s" % what, "bad signature")
 
+    def test_high_s_form_refused(self):
+        # (r, n - s) verifies whenever (r, s) does; the edge takes only
+        # the low-s form, so a token has one spelling. Both the issued
+        # token and a re-signed one are refused in their other form.
+        for token in (self.user["access"], self.forge()):
+            si, _, sig = token.rpartition(".")
+            raw = gau.b64url_decode(sig)
+            self.assertLessEqual(int.from_bytes(raw[32:], "big"),
+                                 gau.P256_N // 2, "issued with a high s")
+            flipped = si + "." + gau.b64url_encode(gau.es256_flip_s(raw))
+            self.assert_refused(flipped, "high-s form", "high-s signature")
+            self.assertEqual(profile(token).status, 200)
+
     def test_other_claims_each_wrong(self):
         c0 = self.claims
         for what, c in (

@@ -135,7 +135,46 @@ static char *b64(const void *data, size_t n)
     return out;
 }
 
-/* ES256 over signing input with pkey, as raw r || s. */
+/* n of P-256; caller frees. */
+static BIGNUM *p256_order(void)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BIGNUM *n = BN_dup(EC_GROUP_get0_order(g));
+
+    EC_GROUP_free(g);
+    return n;
+}
+
+/* s' = n - s of the raw r || s in sig, in place: the other valid form. */
+static void flip_s(unsigned char sig[64])
+{
+    BIGNUM *n = p256_order();
+    BIGNUM *s = BN_bin2bn(sig + 32, 32, NULL);
+
+    assert_int_equal(BN_sub(s, n, s), 1);
+    BN_bn2binpad(s, sig + 32, 32);
+    BN_free(s);
+    BN_free(n);
+}
+
+/* 1 when the s of raw r || s is in the upper half (s > n / 2). */
+static int high_s(const unsigned char sig[64])
+{
+    BIGNUM *n = p256_order();
+    BIGNUM *s = BN_bin2bn(sig + 32, 32, NULL);
+    int high;
+
+    BN_rshift1(n, n);
+    high = BN_cmp(s, n) > 0;
+    BN_free(s);
+    BN_free(n);
+    return high;
+}
+
+/*
+ * ES256 over signing input with pkey, as raw r || s, in the low-s form
+ * gau signs and accepts.
+ */
 static void es256(EVP_PKEY *pkey, const char *input, unsigned char out[64])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -157,6 +196,8 @@ static void es256(EVP_PKEY *pkey, const char *input, unsigned char out[64])
     BN_bn2binpad(s, out + 32, 32);
     ECDSA_SIG_free(sig);
     EVP_MD_CTX_free(ctx);
+    if (high_s(out))
+        flip_s(out);
 }
 
 /*
@@ -308,6 +349,46 @@ static void test_round_trip(void **state)
     json_decref(h);
     json_decref(b);
     free(tok);
+}
+
+/* Our own raw r || s of a token's signature part. */
+static void token_sig(const char *tok, unsigned char sig[64])
+{
+    const char *p = strrchr(tok, '.') + 1;
+    size_t n = 0;
+
+    assert_int_equal(gau_b64url_decode(p, strlen(p), sig, 64, &n), 0);
+    assert_int_equal(n, 64);
+}
+
+/*
+ * ECDSA's (r, n - s) is valid whenever (r, s) is: gau signs only with the
+ * low s and refuses the high one, so a token has one spelling only.
+ */
+static void test_low_s_only(void **state)
+{
+    struct fx *f = *state;
+    struct gau_jwt_claims c;
+    const char *why = NULL;
+    unsigned char sig[64];
+    char *tok = NULL, *other;
+    int i;
+
+    for (i = 0; i < 32; i++) {
+        assert_int_equal(gau_jwt_sign(f->ks, &cfg, SUB, SID, NOW, &tok), 0);
+        token_sig(tok, sig);
+        assert_false(high_s(sig));
+        flip_s(sig);
+        assert_true(high_s(sig));
+        other = b64(sig, 64);
+        memcpy(strrchr(tok, '.') + 1, other, strlen(other));
+        assert_int_equal(gau_jwt_verify(f->vs, &cfg, tok, NOW, &c, &why),
+                         GAU_EUNAUTH);
+        assert_string_equal(why, "high-s signature");
+        free(other);
+        free(tok);
+        tok = NULL;
+    }
 }
 
 static void test_jti_fresh(void **state)
@@ -1018,6 +1099,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_low_s_only),
         cmocka_unit_test(test_jti_fresh),
         cmocka_unit_test(test_sign_errors),
         cmocka_unit_test(test_forged_baseline),
