@@ -10,7 +10,9 @@
  * (the header is parsed first: "none", HS256 and every other value are
  * refused), looks the kid up in the set (unknown kid: refused), then checks
  * the signature, iss, aud, exp, nbf and iat, all of which must be present
- * with the right JSON types (exp and nbf integers).
+ * with the right JSON types (exp and nbf integers). Signatures are made
+ * and accepted in their low-s form only (s <= n / 2), so a token has one
+ * valid spelling.
  */
 #ifndef GAU_JWT_H
 #define GAU_JWT_H
