@@ -162,76 +162,104 @@ static void conn_give(struct edge_redis *r, redisContext *c)
 }
 
 /*
- * Runs one command given as argv. A pooled connection that fails is
- * dropped and the command is run once more on a fresh one; a fresh one
- * that fails gives up. Returns the reply (caller frees with
- * freeReplyObject) or NULL, logged, when Redis cannot be reached or
- * answers with an error.
+ * Runs n commands (argc[i], argv[i]) as one pipeline: all are written,
+ * then all replies read, so the whole costs one round trip. A pooled
+ * connection that fails is dropped and the whole pipeline is run once
+ * more on a fresh one; a fresh one that fails gives up. Returns 0 with
+ * rep[0..n-1] filled (caller frees each with freeReplyObject; a reply
+ * may be a Redis error, which the caller interprets) or GAU_EUNAVAIL,
+ * logged, with every rep[i] NULL.
  */
-static redisReply *command(struct edge_redis *r, int argc,
-                           const char **argv)
+static int pipeline(struct edge_redis *r, size_t n, const int *argc,
+                    const char **const *argv, redisReply **rep)
 {
-    redisReply *rep = NULL;
     redisContext *c;
+    size_t i, got;
     int attempt;
 
-    for (attempt = 0; attempt < 2 && !rep; attempt++) {
-        int pooled;
+    for (attempt = 0; attempt < 2; attempt++) {
+        int pooled, ok = 1;
 
         c = attempt == 0 ? conn_take(r) : NULL;
         pooled = c != NULL;
         if (!c)
             c = conn_open(r);
         if (!c)
-            return NULL;
-        rep = redisCommandArgv(c, argc, argv, NULL);
-        if (!rep)
-            log_warn("redis %s failed: %s", argv[0], c->errstr);
+            break;
+        for (i = 0; i < n && ok; i++)
+            ok = redisAppendCommandArgv(c, argc[i], argv[i], NULL) ==
+                 REDIS_OK;
+        for (got = 0; got < n && ok; got++) {
+            void *p = NULL;
+
+            ok = redisGetReply(c, &p) == REDIS_OK && p;
+            rep[got] = p;
+        }
+        if (ok) {
+            conn_give(r, c);
+            return 0;
+        }
+        log_warn("redis %s failed: %s", argv[0][0],
+                 c->err ? c->errstr : "no reply");
+        /* A broken context has err set: conn_give closes it. */
+        if (!c->err)
+            c->err = REDIS_ERR_OTHER;
         conn_give(r, c);
-        if (!rep && !pooled)
-            return NULL;
+        for (i = 0; i < got; i++) {
+            freeReplyObject(rep[i]);
+            rep[i] = NULL;
+        }
+        if (!pooled)
+            break;
     }
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
-        log_warn("redis %s failed: %s", argv[0], rep->str);
-        freeReplyObject(rep);
-        return NULL;
-    }
-    return rep;
+    return GAU_EUNAVAIL;
+}
+
+static void replies_free(redisReply **rep, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        freeReplyObject(rep[i]);
+}
+
+/* 1, logged, when rep is a Redis error reply; 0 otherwise. */
+static int reply_error(const redisReply *rep, const char *what)
+{
+    if (rep->type != REDIS_REPLY_ERROR)
+        return 0;
+    log_warn("redis %s failed: %s", what, rep->str);
+    return 1;
 }
 
 int edge_redis_ping(struct edge_redis *r)
 {
     const char *argv[] = { "PING" };
-    redisReply *rep = command(r, 1, argv);
-    int ok = rep && rep->type == REDIS_REPLY_STATUS;
+    const char **argvs[] = { argv };
+    int argc[] = { 1 };
+    redisReply *rep[1] = { NULL };
+    int rc = pipeline(r, 1, argc, argvs, rep);
 
-    freeReplyObject(rep);
-    return ok ? 0 : GAU_EUNAVAIL;
-}
-
-/* 0 when key exists, GAU_ENOTFOUND when not, GAU_EUNAVAIL on failure. */
-static int key_exists(struct edge_redis *r, const char *key)
-{
-    const char *argv[] = { "EXISTS", key };
-    redisReply *rep = command(r, 2, argv);
-    int rc = GAU_EUNAVAIL;
-
-    if (rep && rep->type == REDIS_REPLY_INTEGER)
-        rc = rep->integer > 0 ? 0 : GAU_ENOTFOUND;
-    freeReplyObject(rep);
+    if (rc == 0 && rep[0]->type != REDIS_REPLY_STATUS) {
+        reply_error(rep[0], "PING");
+        rc = GAU_EUNAVAIL;
+    }
+    replies_free(rep, 1);
     return rc;
 }
 
-/* What a missing projection means: gone (rc_missing) or not built yet. */
-static int missing(struct edge_redis *r, const char *marker, int rc_missing)
+/*
+ * What a missing projection means, from the EXISTS reply of its ready
+ * marker: gone (rc_missing) when the marker is set, not built yet
+ * (GAU_EUNAVAIL) when it is not or cannot be read.
+ */
+static int missing(const redisReply *rep, const char *marker, int rc_missing)
 {
-    int rc = key_exists(r, marker);
-
-    if (rc == 0)
+    if (reply_error(rep, "EXISTS") || rep->type != REDIS_REPLY_INTEGER)
+        return GAU_EUNAVAIL;
+    if (rep->integer > 0)
         return rc_missing;
-    if (rc == GAU_ENOTFOUND)
-        log_warn("redis marker %s is missing: projections not built",
-                 marker);
+    log_warn("redis marker %s is missing: projections not built", marker);
     return GAU_EUNAVAIL;
 }
 
@@ -241,59 +269,51 @@ static int str_is(const redisReply *e, const char *s)
            memcmp(e->str, s, e->len) == 0;
 }
 
-int edge_redis_session_check(struct edge_redis *r, const char *sid,
-                             const char *sub)
-{
-    char *key = xasprintf("gau:authorization:session:%s", sid);
-    const char *argv[] = { "HMGET", key, "status", "user_id" };
-    redisReply *rep = command(r, 4, argv);
-    int rc = GAU_EUNAVAIL;
+#define SESSION_MARKER "gau:authorization:ready"
+#define ACCOUNT_MARKER "gau:account:ready"
 
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
-        goto out;
-    if (rep->element[0]->type == REDIS_REPLY_NIL) {
-        rc = missing(r, "gau:authorization:ready", GAU_EUNAUTH);
-        goto out;
-    }
-    if (str_is(rep->element[0], "active") && str_is(rep->element[1], sub))
-        rc = 0;
-    else
-        rc = GAU_EUNAUTH;
-out:
-    freeReplyObject(rep);
-    free(key);
-    return rc;
+/* The session check from the HMGET reply and its marker's EXISTS reply. */
+static int session_rc(const redisReply *hmget, const redisReply *marker,
+                      const char *sub)
+{
+    if (reply_error(hmget, "HMGET") || hmget->type != REDIS_REPLY_ARRAY ||
+        hmget->elements != 2)
+        return GAU_EUNAVAIL;
+    if (hmget->element[0]->type == REDIS_REPLY_NIL)
+        return missing(marker, SESSION_MARKER, GAU_EUNAUTH);
+    if (str_is(hmget->element[0], "active") &&
+        str_is(hmget->element[1], sub))
+        return 0;
+    return GAU_EUNAUTH;
 }
 
-int edge_redis_profile(struct edge_redis *r, const char *user_id,
-                       json_t **out)
+/* The profile from the HGETALL reply and its marker's EXISTS reply. */
+static int profile_rc(const redisReply *hgetall, const redisReply *marker,
+                      json_t **out)
 {
-    char *key = xasprintf("gau:account:user:%s", user_id);
-    const char *argv[] = { "HGETALL", key };
-    redisReply *rep = command(r, 2, argv);
     const char **fields = NULL;
     const char **values = NULL;
     size_t i, n;
     int rc = GAU_EUNAVAIL;
 
-    *out = NULL;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements % 2)
+    if (reply_error(hgetall, "HGETALL") ||
+        hgetall->type != REDIS_REPLY_ARRAY || hgetall->elements % 2)
         goto out;
-    if (rep->elements == 0) {
-        rc = missing(r, "gau:account:ready", GAU_ENOTFOUND);
+    if (hgetall->elements == 0) {
+        rc = missing(marker, ACCOUNT_MARKER, GAU_ENOTFOUND);
         goto out;
     }
-    n = rep->elements / 2;
+    n = hgetall->elements / 2;
     fields = xcalloc(n, sizeof(*fields));
     values = xcalloc(n, sizeof(*values));
     for (i = 0; i < n; i++) {
-        if (rep->element[2 * i]->type != REDIS_REPLY_STRING ||
-            rep->element[2 * i + 1]->type != REDIS_REPLY_STRING) {
+        if (hgetall->element[2 * i]->type != REDIS_REPLY_STRING ||
+            hgetall->element[2 * i + 1]->type != REDIS_REPLY_STRING) {
             rc = GAU_EPROTO;
             goto out;
         }
-        fields[i] = rep->element[2 * i]->str;
-        values[i] = rep->element[2 * i + 1]->str;
+        fields[i] = hgetall->element[2 * i]->str;
+        values[i] = hgetall->element[2 * i + 1]->str;
     }
     rc = edge_profile_json(fields, values, n, out);
     if (rc < 0)
@@ -302,7 +322,61 @@ int edge_redis_profile(struct edge_redis *r, const char *user_id,
 out:
     free(fields);
     free(values);
-    freeReplyObject(rep);
+    return rc;
+}
+
+/*
+ * The marker is asked for with every check although it matters only
+ * when the session is missing: in the same pipeline it costs Redis a
+ * lookup, while asking afterwards would cost a second round trip.
+ */
+int edge_redis_session_check(struct edge_redis *r, const char *sid,
+                             const char *sub)
+{
+    char *key = xasprintf("gau:authorization:session:%s", sid);
+    const char *hmget[] = { "HMGET", key, "status", "user_id" };
+    const char *exists[] = { "EXISTS", SESSION_MARKER };
+    const char **argvs[] = { hmget, exists };
+    int argc[] = { 4, 2 };
+    redisReply *rep[2] = { NULL, NULL };
+    int rc = pipeline(r, 2, argc, argvs, rep);
+
+    if (rc == 0)
+        rc = session_rc(rep[0], rep[1], sub);
+    replies_free(rep, 2);
     free(key);
+    return rc;
+}
+
+/*
+ * The profile is read in the same round trip as the session, before the
+ * session is known to be active: the hash is the token's own user's, and
+ * it is thrown away unless the session passes.
+ */
+int edge_redis_profile(struct edge_redis *r, const char *sid,
+                       const char *sub, int *session, json_t **out)
+{
+    char *skey = xasprintf("gau:authorization:session:%s", sid);
+    char *ukey = xasprintf("gau:account:user:%s", sub);
+    const char *hmget[] = { "HMGET", skey, "status", "user_id" };
+    const char *sready[] = { "EXISTS", SESSION_MARKER };
+    const char *hgetall[] = { "HGETALL", ukey };
+    const char *uready[] = { "EXISTS", ACCOUNT_MARKER };
+    const char **argvs[] = { hmget, sready, hgetall, uready };
+    int argc[] = { 4, 2, 2, 2 };
+    redisReply *rep[4] = { NULL, NULL, NULL, NULL };
+    int rc = pipeline(r, 4, argc, argvs, rep);
+
+    *out = NULL;
+    *session = rc;
+    if (rc == 0)
+        *session = session_rc(rep[0], rep[1], sub);
+    if (*session == 0)
+        rc = profile_rc(rep[2], rep[3], out);
+    else
+        rc = *session;
+    replies_free(rep, 4);
+    free(skey);
+    free(ukey);
     return rc;
 }
