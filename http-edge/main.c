@@ -31,7 +31,11 @@ static int load_config(struct edge_config *cfg)
     rc |= gau_env_long("GAU_HTTP_PORT", 8080, 1, 65535, &port);
     rc |= gau_env_long("GAU_HTTP_MAX_CONNECTIONS", 20000, 1, 1000000,
                        &conns);
-    rc |= gau_env_long("GAU_HTTP_THREADS", 2, 1, 64, &threads);
+    /*
+     * 3 on 2 cores: a thread waiting for Redis leaves its core to the
+     * third (make bench: about 15% more reads than with 2).
+     */
+    rc |= gau_env_long("GAU_HTTP_THREADS", 3, 1, 64, &threads);
     rc |= gau_env_long("GAU_HTTP_TIMEOUT_S", 30, 1, 3600, &http_timeout);
     rc |= gau_env_long("GAU_BODY_MAX", 1048576, 1, 64L * 1024 * 1024, &body);
     rc |= gau_env_long("GAU_RPC_TIMEOUT_MS", 5000, 1, 600000, &timeout);

@@ -145,11 +145,11 @@ curl -sf -H "Authorization: Bearer $TOKEN" "$BASE/api/v2/account/profile" \
     -o "$VAR/nginx/www/api/v2/account/profile"
 chmod -R a+rX "$VAR/nginx/www"
 NGINX_PID="$VAR/nginx/nginx.pid"
-# As many workers as the edge has threads (GAU_HTTP_THREADS, 2), no access
-# log (the edge writes none per request either), keep-alive without a
+# As many workers as the edge has threads (GAU_HTTP_THREADS, 3), no access
+# log (the edge does write one line per request), keep-alive without a
 # request limit (the edge has none).
 cat >"$VAR/nginx/nginx.conf" <<EOF
-worker_processes ${GAU_HTTP_THREADS:-2};
+worker_processes ${GAU_HTTP_THREADS:-3};
 pid $NGINX_PID;
 error_log $VAR/log/nginx.log warn;
 events { worker_connections 1024; }
