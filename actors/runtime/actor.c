@@ -227,7 +227,9 @@ int actor_redact_secrets(const msgpack_object *env,
 
 /*
  * Moves the delivery to the dead queue with reason, then acks it. Returns
- * 0 or GAU_EUNAVAIL (not acked: the broker will deliver it again).
+ * 0, or GAU_EUNAVAIL when the dead letter was not confirmed or the ack
+ * failed: the delivery is then not acked, and the broker delivers it
+ * again (past the queue's delivery limit it dead-letters it itself).
  */
 static int actor_dead(struct actor *a, struct actor_msg *m, int code,
                       const char *reason,
@@ -264,10 +266,16 @@ static int actor_dead(struct actor *a, struct actor_msg *m, int code,
     }
     rc = bus_publish(a->bus, GAU_EXCHANGE_DEAD, a->def->name, &p, body, len);
     msgpack_sbuffer_destroy(&sb);
-    if (rc == GAU_EUNAVAIL)
-        return rc;
-    if (rc < 0)
-        log_error("cannot dead-letter message: %s", gau_strerror(rc));
+    /*
+     * An ack now would lose the message: unroutable, nacked, refused or
+     * unconfirmed, it is in no dead queue. Reconnecting declares the
+     * topology again, which mends a missing binding.
+     */
+    if (rc < 0) {
+        if (rc != GAU_EUNAVAIL)
+            log_error("cannot dead-letter message: %s", gau_strerror(rc));
+        return GAU_EUNAVAIL;
+    }
     rc = bus_ack(a->bus, d->tag);
     actor_reply_error(a, m, code, reason, fe);
     return rc;
