@@ -78,7 +78,7 @@ int ctl_dead(int argc, char **argv)
         rc = dead_requeue(c, &ds[i]);
         if (rc == 0)
             rc = bus_ack(c, ds[i].tag);
-        else
+        if (rc < 0)
             failed++;
         printf("   %s\n", rc == 0 ? "requeued" : "cannot requeue");
     }
