@@ -270,10 +270,6 @@ static bool is_json_type(const char *ct)
 }
 
 /*
- * Refuses a body that is too big by its Content-Length, or not JSON, before
- * a byte of it is read. Returns MHD_YES having answered, or -1 to go on.
- */
-/*
  * MHD decodes %XX in the path before it hands it over, so
  * "/api/v2/account%2Fprofile" would reach the profile route while a proxy
  * in front routed it as something else. The edge routes on the path as
@@ -329,6 +325,10 @@ static int check_framing(struct edge_req *req, const char *cl,
     return -1;
 }
 
+/*
+ * Refuses a body that is too big by its Content-Length, or not JSON, before
+ * a byte of it is read. Returns MHD_YES having answered, or -1 to go on.
+ */
 static int check_body_headers(struct edge_req *req)
 {
     const char *cl = header(req, "Content-Length");

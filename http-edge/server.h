@@ -2,9 +2,10 @@
  * server.h - the HTTP edge: libmicrohttpd in front of the bus and the
  * Redis projections.
  *
- * Threads: MHD runs a pool of epoll threads (GAU_HTTP_THREADS, 2 by
- * default: one per core, and two so that a thread waiting on Redis does
- * not stall every connection). Reads are answered on the MHD thread from
+ * Threads: MHD runs a pool of epoll threads (GAU_HTTP_THREADS, 3 by
+ * default: more than one so that a thread waiting on Redis does not stall
+ * every connection, and a third because it measured about 15% more
+ * profile reads on 2 cores). Reads are answered on the MHD thread from
  * Redis; a command is sent with bus_rpc_call and its connection suspended
  * until the rpc thread hands the reply back and resumes it.
  *
