@@ -195,12 +195,17 @@ NGINX_PID=""
 # --- write path -----------------------------------------------------------
 
 say "write path: PATCH /api/v2/account/profile vs pgbench, $CONC clients"
-for ((i = 1; i <= REPS; i++)); do
-    run_wrk "$RUN/write.$i" -s "$HERE/patch.lua" "$BASE/api/v2/account/profile"
-    wrk_check "$RUN/write.$i" "write path"
-    record write ours "$(wrk_rps "$RUN/write.$i")"
-    record write_p99 ours "$(wrk_p99_ms "$RUN/write.$i")"
-done
+write_ours() {
+    run_wrk "$RUN/write.$1" -s "$HERE/patch.lua" "$BASE/api/v2/account/profile"
+    wrk_check "$RUN/write.$1" "write path"
+    record write ours "$(wrk_rps "$RUN/write.$1")"
+    record write_p99 ours "$(wrk_p99_ms "$RUN/write.$1")"
+}
+
+# The first repetition of our side also writes the rows the reference
+# copies its bodies from; after it, the two sides alternate, so a drift
+# of the shared machine falls on both.
+write_ours 1
 
 # The reference runs the worker's profile_update transaction statement by
 # statement (actors/runtime/tx.c, actors/account/account.c), on the real
@@ -238,6 +243,7 @@ EOF
     n=$((n + 1))
 done <"$RUN/users.txt"
 for ((i = 1; i <= REPS; i++)); do
+    [ "$i" -gt 1 ] && write_ours "$i"
     pgbench -n -M extended -c "$CONC" -j "$THREADS" -T "$SECS" \
         "${PGARGS[@]}" "${pgb_args[@]}" gau_account >"$RUN/pgbench.$i" 2>&1 ||
         { tail -n 20 "$RUN/pgbench.$i" >&2; die "pgbench failed"; }

@@ -22,7 +22,8 @@ static const struct ctl_command ctl_commands[] = {
     { "replay", ctl_replay,
       "replay <service>       rebuild the Redis projections" },
     { "publish", ctl_publish,
-      "publish <type> <json>  publish a command, print the reply" },
+      "publish <type> <json> [--principal user:session] [--timeout ms]\n"
+      "          [--id command-id]  publish a command, print the reply" },
     { "dead", ctl_dead,
       "dead <service> [--requeue]  list or requeue dead messages" },
 };
