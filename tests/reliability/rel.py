@@ -580,10 +580,6 @@ def _applied(tc, state, op, stored):
     want_type = KINDS[op.kind][1]
     tc.assertLessEqual(len(evs), 1, "%s applied twice: %r" % (op.key, evs))
     in_store = op.cid() in stored
-    if op.kind == "login":
-        # The edge's login is two commands: the password check (stores
-        # nothing) and session_open, which the key names.
-        pass
     tc.assertEqual(bool(evs), in_store,
                    "%s %s half applied: events %r, idempotency record %r"
                    % (op.kind, op.key, evs, in_store))
