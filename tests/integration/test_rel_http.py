@@ -10,7 +10,10 @@ are bounded in count and time, and end with the edge still answering.
   the edge's request deadline (GAU_HTTP_TIMEOUT_S) has passed, while a
   normal client is served in under a second throughout;
 - bodies that are not JSON, not UTF-8, ambiguous or pathological get 400
-  with the one error shape;
+  with the one error shape; numbers the parser refuses (past int64, past
+  a double) and nesting past the edge's depth limit get "malformed",
+  while the same field with a number or nesting the parser takes gets
+  "invalid" from the type check;
 - a 64 KiB header gets 431 or 413;
 - many requests pipelined on one connection are all answered, in order.
 """
@@ -308,24 +311,10 @@ class HostileHttpTest(unittest.TestCase):
         b"\"password\":\"correct horse battery\"}",
         b"{\"password\":\"correct horse battery\","
         b"\"password\":\"other horse battery\",\"username\":\"dupk\"}",
-        # huge numbers
-        b"{\"fullname\":1e400}", b"{\"fullname\":-1e400}",
-        b"{\"fullname\":123456789012345678901234567890}",
-        b"{\"fullname\":-0}", b"{\"fullname\":-0.0}",
-        b"{\"fullname\":1e999999999999}", b"{\"fullname\":4e-400}",
-        b"{\"fullname\":9223372036854775808}",
-        b"{\"fullname\":-9223372036854775809}",
-        b"{\"fullname\":" + b"9" * 5000 + b"}",
-        b"{\"fullname\":0." + b"1" * 5000 + b"e-99999}",
-        # deep nesting
-        b"[" * 10000 + b"]" * 10000,
-        b"{\"a\":" * 10000 + b"1" + b"}" * 10000,
-        b"[" * 10000,
-        b"{\"fullname\":" + b"[" * 100000 + b"]" * 100000 + b"}",
     ]
 
     def test_bad_json_400(self):
-        for path, method, tok in self.json_targets():
+        for path, method, tok, _ in self.json_targets():
             for raw in self.BAD_BODIES:
                 r = request(method, path, raw=raw, token=tok, timeout=10)
                 e = assert_error(self, r, 400)
@@ -333,13 +322,80 @@ class HostileHttpTest(unittest.TestCase):
                               "%s %s %r: %r" % (method, path, raw[:60], r))
         self.assert_alive()
 
+    # Numbers as the value of a member of the object body, the field
+    # being one the target reads as a string. jansson refuses while
+    # parsing an integer past int64 and a real that overflows a double:
+    # 400 "malformed" (edge_json_body). A number it parses (an underflow
+    # is 0, -0 is an integer) reaches the type check: 400 "invalid",
+    # naming the field. Were the parser to let an overflow through (as
+    # inf, say), the first list would answer "invalid" and fail.
+    NUMBERS_REFUSED = [
+        b"1e400", b"-1e400", b"1e999999999999", b"1.8e308",
+        b"123456789012345678901234567890", b"9223372036854775808",
+        b"-9223372036854775809", b"9" * 5000,
+    ]
+    NUMBERS_PARSED = [
+        b"-0", b"-0.0", b"4e-400", b"0." + b"1" * 5000 + b"e-99999",
+        b"9223372036854775807", b"-9223372036854775808",
+        b"1.7976931348623157e308",
+    ]
+
+    def test_huge_numbers(self):
+        for path, method, tok, field in self.json_targets():
+            for num in self.NUMBERS_REFUSED + self.NUMBERS_PARSED:
+                raw = b"{\"%s\":%s}" % (field.encode(), num)
+                r = request(method, path, raw=raw, token=tok, timeout=10)
+                what = "%s %s %r: %r" % (method, path, raw[:60], r)
+                e = assert_error(self, r, 400)
+                if num in self.NUMBERS_REFUSED:
+                    self.assertEqual(e["code"], "malformed", what)
+                else:
+                    self.assertEqual(e["code"], "invalid", what)
+                    self.assertIn(field, e.get("fields", {}), what)
+        self.assert_alive()
+
+    # Nesting: past the edge's depth limit (EDGE_JSON_DEPTH_MAX, 32, the
+    # body's own object counting as one) is refused before jansson sees
+    # it: "malformed"; exactly at the limit it parses and the type check
+    # refuses the array: "invalid".
+    DEPTH_MAX = 32
+
+    def test_deep_nesting(self):
+        d = self.DEPTH_MAX
+        for path, method, tok, field in self.json_targets():
+            key = b"{\"%s\":" % field.encode()
+            refused = [
+                b"[" * 10000 + b"]" * 10000,
+                b"{\"a\":" * 10000 + b"1" + b"}" * 10000,
+                b"[" * 10000,
+                key + b"[" * 100000 + b"]" * 100000 + b"}",
+                key + b"[" * d + b"]" * d + b"}",
+                key + b"{\"a\":" * d + b"1" + b"}" * d + b"}",
+            ]
+            at_limit = [
+                key + b"[" * (d - 1) + b"]" * (d - 1) + b"}",
+                key + b"{\"a\":" * (d - 1) + b"1" + b"}" * (d - 1) + b"}",
+            ]
+            for raw in refused + at_limit:
+                r = request(method, path, raw=raw, token=tok, timeout=10)
+                what = "%s %s %r: %r" % (method, path, raw[:60], r)
+                e = assert_error(self, r, 400)
+                if raw in refused:
+                    self.assertEqual(e["code"], "malformed", what)
+                else:
+                    self.assertEqual(e["code"], "invalid", what)
+                    self.assertIn(field, e.get("fields", {}), what)
+        self.assert_alive()
+
     def json_targets(self):
         u = gau.new_user(self, prefix="hj")
         self.user = u
-        return [(API + "/account/register", "POST", None),
-                (API + "/account/login", "POST", None),
-                (API + "/account/profile", "PATCH", u["access"]),
-                (API + "/authorization/token/refresh", "POST", None)]
+        # With a field each target reads as a string.
+        return [(API + "/account/register", "POST", None, "fullname"),
+                (API + "/account/login", "POST", None, "login"),
+                (API + "/account/profile", "PATCH", u["access"], "fullname"),
+                (API + "/authorization/token/refresh", "POST", None,
+                 "refresh_token")]
 
     def test_bad_json_changes_nothing(self):
         # The duplicate-key bodies above name users; none was created.
