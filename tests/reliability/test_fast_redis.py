@@ -1,8 +1,8 @@
 """Fast (make test): Redis flushed in the middle of 240 mixed commands
 with reads (30 users: register, login, 4 PATCHes each followed by a GET,
 a refresh, logout; 8 threads). Reads answer 503 or the truth (never 404
-for an existing user, never a profile older than the PATCH before it);
-the projector rebuilds by itself; then the checker of rel.py."""
+for an existing user, never a profile older than the PATCH before it),
+and always answer, each within 2 s (rel.check_reads); the projector rebuilds by itself; then the checker of rel.py."""
 
 import unittest
 
