@@ -30,7 +30,6 @@ struct actor {
     PGconn *pg;
     char pg_url[512];
     redisContext *rd;
-    int64_t rd_retry_ms;
     const char *trusted;
     long prefetch;
     /*
@@ -326,26 +325,72 @@ static int actor_retry(struct actor *a, struct actor_msg *m, const char *why)
     return bus_ack(a->bus, d->tag);
 }
 
-/* Projects the committed events; Redis trouble is only logged. */
-static void actor_project(struct actor *a, const struct tx *tx)
+/* A live Redis connection, connecting when there is none. 0 or EUNAVAIL. */
+static int actor_redis(struct actor *a)
+{
+    if (a->rd)
+        return 0;
+    return projection_connect(projection_url(a->def->name), &a->rd);
+}
+
+static void actor_redis_drop(struct actor *a)
+{
+    redisFree(a->rd);
+    a->rd = NULL;
+}
+
+/*
+ * Re-applies the events a command stored when it first ran: a client
+ * retrying after an answer it never got, or after a 503 for a write that
+ * was saved but not shown, must find its write in its next read.
+ */
+static int actor_project_stored(struct actor *a, const char *command_id)
+{
+    static const char sql[] =
+        "SELECT body FROM events WHERE causation_id = $1 ORDER BY seq";
+    const char *vals[1] = { command_id };
+    PGresult *res = NULL;
+    unsigned char *body;
+    size_t len;
+    int i, rc;
+
+    rc = pgx_exec(a->pg, sql, 1, vals, NULL, NULL, &res, NULL, 0);
+    if (rc < 0)
+        return GAU_EUNAVAIL;
+    for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+        body = pgx_bytea(res, i, 0, &len);
+        if (body && projection_apply_body(a->rd, a->def, body, len) ==
+                        GAU_EUNAVAIL)
+            rc = GAU_EUNAVAIL;
+        PQfreemem(body);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Makes the command's events readable before it is answered
+ * (read-your-writes). Returns 0, or GAU_EUNAVAIL when Redis cannot be
+ * written: the write is saved, and the projector shows it later.
+ */
+static int actor_project(struct actor *a, const struct tx *tx)
 {
     int i, rc;
 
-    if (!a->rd && gau_mono_ms() >= a->rd_retry_ms) {
-        if (projection_connect(projection_url(a->def->name), &a->rd) < 0)
-            a->rd_retry_ms = gau_mono_ms() + 1000;
-    }
-    for (i = 0; a->rd && i < tx->nevents; i++) {
+    if (!tx->nevents && !tx->replayed)
+        return 0;
+    rc = actor_redis(a);
+    for (i = 0; rc == 0 && i < tx->nevents; i++)
         rc = projection_apply(a->rd, a->def, tx->events[i].info,
-                              tx->events[i].event);
-        if (rc < 0) {
-            log_warn("cannot project %s inline; the projector will",
-                     tx->events[i].info->name);
-            redisFree(a->rd);
-            a->rd = NULL;
-            a->rd_retry_ms = gau_mono_ms() + 1000;
-        }
+                              tx->events[i].event) < 0 ? GAU_EUNAVAIL : 0;
+    if (rc == 0 && tx->replayed)
+        rc = actor_project_stored(a, tx->cmd->hdr->id);
+    if (rc < 0) {
+        log_warn("cannot project %s inline; the projector will",
+                 tx->cmd->info->name);
+        actor_redis_drop(a);
     }
+    return rc;
 }
 
 /* Decodes and checks; 1 when the command is to run, 0 handled, <0 bus. */
@@ -433,7 +478,7 @@ static int actor_execute(struct actor *a, struct actor_msg *m)
     struct cmd cmd = { 0 };
     struct tx tx;
     msgpack_sbuffer reply;
-    int rc = GAU_EUNAVAIL, tries;
+    int rc = GAU_EUNAVAIL, tries, proj;
 
     cmd.hdr = &m->env.hdr;
     cmd.info = m->info;
@@ -455,11 +500,14 @@ static int actor_execute(struct actor *a, struct actor_msg *m)
         rc = actor_retry(a, m, "postgresql unavailable");
         goto out;
     }
-    if (a->project_inline)
-        actor_project(a, &tx);
+    proj = a->project_inline ? actor_project(a, &tx) : 0;
     tx_release(&tx);
     rc = bus_ack(a->bus, m->d->tag);
-    if (rc == 0)
+    if (rc == 0 && proj < 0)
+        actor_reply_error(a, m, GAU_EUNAVAIL,
+                          "saved, but not readable yet; retry with the "
+                          "same Idempotency-Key", NULL);
+    else if (rc == 0)
         actor_reply(a, m->d, reply.data, reply.size, NULL);
     log_info("command handled type=%s", m->info->name);
 out:

@@ -236,9 +236,11 @@ static int tx_claim(struct tx *tx, const struct svc_def *def, void *ctx,
     } else {
         rc = tx_replay(tx, ctx, h, body, blen, reply);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        tx->replayed = true;
         log_info("duplicate command answered from the store type=%s",
                  cmd->info->name);
+    }
     PQfreemem(stored_hash);
     PQfreemem(body);
     PQclear(res);

@@ -42,6 +42,8 @@ struct tx {
     const struct cmd *cmd;
     int nevents;
     struct tx_event events[TX_EVENTS_MAX];
+    /* The answer came from the idempotency record: no new events. */
+    bool replayed;
 };
 
 /*
