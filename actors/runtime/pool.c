@@ -266,7 +266,12 @@ int pool_run(const struct svc_def *def)
     long actors;
     int stop = 0;
 
-    if (gau_env_long("GAU_ACTORS", 2, 1, 64, &actors) < 0)
+    /*
+     * Four by default: with more transactions in flight PostgreSQL commits
+     * them in groups, and an actor waiting on Redis or the broker leaves
+     * the core to another (make bench: 536 -> 787 writes/s on 2 cores).
+     */
+    if (gau_env_long("GAU_ACTORS", 4, 1, 64, &actors) < 0)
         return GAU_EINVAL;
     p.def = def;
     p.self = getpid();

@@ -1,7 +1,7 @@
 /*
  * pool.h - the supervisor of a service's worker pool (gau-worker).
  *
- * The supervisor forks GAU_ACTORS (default 2) command actors, one outbox
+ * The supervisor forks GAU_ACTORS (default 4) command actors, one outbox
  * relay and one projector, each a single-threaded child with its own
  * connections, and restarts any child that exits, for whatever reason,
  * after a backoff: 100 ms doubling to 10 s, back to 100 ms once a child

@@ -491,7 +491,7 @@ def kill_edge():
 def wait_children(service, n=None, timeout=30.0):
     """Waits until the supervisor has its full set of children again."""
     sup = gau.stack_pid("gau-worker-" + service)
-    want = n or int(os.environ.get("GAU_ACTORS", "2")) + 2
+    want = n or int(os.environ.get("GAU_ACTORS", "4")) + 2
 
     def full():
         kinds = sorted(str(kind_of(p, service)) for p in gau.children(sup))

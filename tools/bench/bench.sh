@@ -254,7 +254,7 @@ done
 
 # --- bus ------------------------------------------------------------------
 
-ACTORS=${GAU_ACTORS:-2}
+ACTORS=${GAU_ACTORS:-4}
 PREFETCH=${GAU_PREFETCH:-1}
 say "bus: $BUS_N commands straight to AMQP vs a raw loop" \
     "($ACTORS consumers, prefetch $PREFETCH)"
