@@ -453,22 +453,8 @@ def dead_letters(message_id, queue="account.dead", timeout=10.0):
     closes the channel, so everything else goes back to the queue.
     Returns a list of (props, body); polls until one is found or timeout.
     """
-    deadline = time.monotonic() + timeout
-    found = []
-    with Amqp(env("GAU_AMQP_URL"), reply_queue=False) as a:
-        while True:
-            ch = a.conn.channel()
-            while True:
-                method, props, body = ch.basic_get(queue, auto_ack=False)
-                if method is None:
-                    break
-                if props.message_id == message_id:
-                    ch.basic_ack(method.delivery_tag)
-                    found.append((props, body))
-            ch.close()
-            if found or time.monotonic() >= deadline:
-                return found
-            a.conn.sleep(0.2)
+    got = dead_letters_many([message_id], queue, timeout)
+    return [(props, body) for props, body, _ in got.get(message_id, [])]
 
 
 # ---------------------------------------------------------------- psql
